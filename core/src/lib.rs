@@ -1,0 +1,11 @@
+//! Cordon's pure domain: the alert and entity model, correlation, the disruption policy and its
+//! decisions, action planning, and the ports (traits) the adapters implement. No I/O here.
+
+pub mod alert;
+pub mod entity;
+pub mod ids;
+pub mod source;
+
+pub use alert::{Alert, AlertIdentity, Coverage, Quarantined, Severity, Source};
+pub use entity::{AlertEntity, Entity, EntityKind, Role};
+pub use source::{AlertSource, ParseError};
