@@ -9,3 +9,6 @@ pub mod source;
 pub use alert::{Alert, AlertIdentity, Coverage, Quarantined, Severity, Source};
 pub use entity::{AlertEntity, Entity, EntityKind, Role};
 pub use source::{AlertSource, ParseError};
+pub mod action;
+pub mod correlate;
+pub mod policy;
