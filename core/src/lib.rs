@@ -12,3 +12,5 @@ pub use source::{AlertSource, ParseError};
 pub mod action;
 pub mod correlate;
 pub mod policy;
+pub mod decide;
+pub mod store;

@@ -1,0 +1,709 @@
+//! The decision: which assets in an incident the attacker controls, how sure Cordon is and why,
+//! and which actions follow. Pure: a function of the incident's alerts and the policy.
+
+use crate::action::{ActionKind, Mode, PlanStatus, PlannedAction, Target, TargetKind};
+use crate::alert::{Alert, AlertIdentity, Coverage, Severity, Source};
+use crate::entity::{
+    AlertEntity, Directory, Entity, EntityKind, Resolution, Role, Strength, UserEntity,
+};
+use crate::ids::AwsPrincipalKind;
+use crate::policy::{Policy, Precision};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+/// One alert's contribution to an asset's confidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub alert: AlertIdentity,
+    pub title: String,
+    pub detector_id: String,
+    pub role: Role,
+    pub prior_precision: f64,
+    pub weight: f64,
+    pub lower_bound: f64,
+    /// Whether the detector had a configured prior (else the default one).
+    pub configured: bool,
+}
+
+/// The decision about one asset of an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetDecision {
+    pub kind: EntityKind,
+    pub label: String,
+    /// Every role the asset played, across the incident's alerts.
+    pub roles: Vec<Role>,
+    /// Combined confidence that the attacker controls it (0 when no alert says so).
+    pub confidence: f64,
+    pub contain: bool,
+    /// Evidence that counted (attacker / compromised roles only).
+    pub evidence: Vec<Evidence>,
+    /// The decision, in sentences.
+    pub explanation: String,
+}
+
+/// An alert as an incident lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRef {
+    pub identity: AlertIdentity,
+    pub dedup_key: String,
+    pub title: String,
+    pub detector_id: String,
+    pub severity: Severity,
+    pub time: Option<DateTime<Utc>>,
+}
+
+/// An entity as an incident lists it, with the roles it played.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentEntity {
+    pub kind: EntityKind,
+    pub label: String,
+    pub roles: Vec<Role>,
+}
+
+/// An incident with its decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub sources: Vec<Source>,
+    pub first_activity: Option<DateTime<Utc>>,
+    pub last_activity: Option<DateTime<Utc>>,
+    pub alerts: Vec<AlertRef>,
+    pub entities: Vec<IncidentEntity>,
+    /// Some alert's entity list was truncated or missing: "nothing to contain" cannot be
+    /// concluded from it (`../shared/cases` C3).
+    pub partial: bool,
+    /// Highest asset confidence.
+    pub confidence: f64,
+    pub assets: Vec<AssetDecision>,
+    pub planned_actions: Vec<PlannedAction>,
+    /// Things a person should look at (unresolved identities, blast radius, partial data).
+    pub notes: Vec<String>,
+}
+
+/// One mention of an entity in one alert, with its decided role.
+struct Mention<'a> {
+    alert: &'a Alert,
+    entity: &'a Entity,
+    role: Role,
+}
+
+/// Decides an incident.
+pub fn decide(policy: &Policy, incident_id: &str, alerts: &[&Alert]) -> Incident {
+    let mut notes = Vec::new();
+    let mentions: Vec<Mention> = alerts
+        .iter()
+        .flat_map(|a| {
+            a.entities.iter().map(move |e: &AlertEntity| Mention {
+                alert: a,
+                entity: &e.entity,
+                role: policy.role(a, e.entity.kind(), e.role_from_source.then_some(e.role)),
+            })
+        })
+        .collect();
+
+    let partial = alerts.iter().any(|a| a.coverage != Coverage::Complete);
+    if partial {
+        let which: Vec<String> = alerts
+            .iter()
+            .filter(|a| a.coverage != Coverage::Complete)
+            .map(|a| match &a.coverage {
+                Coverage::Missing => format!("{} carried no entities", a.identity()),
+                Coverage::Truncated { received, declared } => format!(
+                    "{} carried {received} entities{}",
+                    a.identity(),
+                    declared.map(|d| format!(" of {d}")).unwrap_or_else(|| " (capped)".into())
+                ),
+                Coverage::Complete => String::new(),
+            })
+            .collect();
+        notes.push(format!(
+            "partial: {}; entities must be fetched from the source before concluding there is nothing to contain",
+            which.join("; ")
+        ));
+    }
+
+    // Group mentions into assets: same kind, shared strong key.
+    let groups = group_assets(&mentions);
+    let mut assets = Vec::new();
+    let mut planned = Vec::new();
+    for group in groups {
+        let ms: Vec<&Mention> = group.iter().map(|&i| &mentions[i]).collect();
+        let (decision, actions) = decide_asset(policy, incident_id, &ms, &mut notes);
+        assets.push(decision);
+        planned.extend(actions);
+    }
+    assets.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.label.cmp(&b.label))
+    });
+
+    // Blast radius.
+    let runnable = planned.iter().filter(|a| a.status == PlanStatus::Planned).count();
+    if runnable > policy.max_actions_per_incident {
+        let why = format!(
+            "blast-radius limit: {runnable} actions planned, limit {} per incident; tripped to audit, a person must confirm",
+            policy.max_actions_per_incident
+        );
+        notes.push(why.clone());
+        for a in planned.iter_mut().filter(|a| a.status == PlanStatus::Planned) {
+            a.status = PlanStatus::Skipped(why.clone());
+            a.mode = Mode::Audit;
+        }
+    }
+    planned.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+
+    let mut entities: BTreeMap<(EntityKind, String), BTreeSet<Role>> = BTreeMap::new();
+    for m in &mentions {
+        entities.entry((m.entity.kind(), m.entity.label())).or_default().insert(m.role);
+    }
+    let sources: BTreeSet<Source> = alerts.iter().map(|a| a.source).collect();
+    let severity = alerts.iter().map(|a| a.severity).max().unwrap_or(Severity::Informational);
+    let title = alerts
+        .iter()
+        .max_by(|a, b| a.severity.cmp(&b.severity).then_with(|| b.time().cmp(&a.time())))
+        .map(|a| a.title.clone())
+        .unwrap_or_default();
+    Incident {
+        id: incident_id.to_string(),
+        title,
+        severity,
+        sources: sources.into_iter().collect(),
+        first_activity: alerts.iter().filter_map(|a| a.first_activity.or(a.time())).min(),
+        last_activity: alerts.iter().filter_map(|a| a.last_activity.or(a.time())).max(),
+        alerts: alerts
+            .iter()
+            .map(|a| AlertRef {
+                identity: a.identity(),
+                dedup_key: a.dedup_key(),
+                title: a.title.clone(),
+                detector_id: a.detector_id.clone(),
+                severity: a.severity,
+                time: a.time(),
+            })
+            .collect(),
+        entities: entities
+            .into_iter()
+            .map(|((kind, label), roles)| IncidentEntity { kind, label, roles: roles.into_iter().collect() })
+            .collect(),
+        partial,
+        confidence: assets.iter().map(|a| a.confidence).fold(0.0, f64::max),
+        assets,
+        planned_actions: planned,
+        notes,
+    }
+}
+
+fn group_assets(mentions: &[Mention]) -> Vec<Vec<usize>> {
+    let mut parent: Vec<usize> = (0..mentions.len()).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    let mut by_key: HashMap<(EntityKind, String), usize> = HashMap::new();
+    for (i, m) in mentions.iter().enumerate() {
+        let kind = m.entity.kind();
+        if kind == EntityKind::Context {
+            continue;
+        }
+        let mut keys = Vec::new();
+        m.entity.keys(|k, s| {
+            // Weak keys (IPs) identify the IP asset itself.
+            if s == Strength::Strong || kind == EntityKind::Ip {
+                keys.push(k)
+            }
+        });
+        for k in keys {
+            match by_key.get(&(kind, k.clone())) {
+                Some(&j) => {
+                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                    parent[a] = b;
+                }
+                None => {
+                    by_key.insert((kind, k), i);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, m) in mentions.iter().enumerate() {
+        if m.entity.kind() == EntityKind::Context {
+            continue;
+        }
+        let r = find(&mut parent, i);
+        groups.entry(r).or_default().push(i);
+    }
+    groups.into_values().collect()
+}
+
+fn pct(x: f64) -> String {
+    let s = format!("{:.4}", x * 100.0);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}%")
+}
+
+fn decide_asset(
+    policy: &Policy,
+    incident_id: &str,
+    ms: &[&Mention],
+    notes: &mut Vec<String>,
+) -> (AssetDecision, Vec<PlannedAction>) {
+    let kind = ms[0].entity.kind();
+    let label = best_label(ms);
+    let roles: BTreeSet<Role> = ms.iter().map(|m| m.role).collect();
+
+    // Evidence: attacker / compromised mentions, one per alert.
+    let mut evidence: Vec<Evidence> = Vec::new();
+    for m in ms.iter().filter(|m| m.role.is_attacker_controlled()) {
+        let id = m.alert.identity();
+        if evidence.iter().any(|e| e.alert == id) {
+            continue;
+        }
+        let Precision { prior, weight, lower_bound, configured } = policy.precision(m.alert);
+        evidence.push(Evidence {
+            alert: id,
+            title: m.alert.title.clone(),
+            detector_id: m.alert.detector_id.clone(),
+            role: m.role,
+            prior_precision: prior,
+            weight,
+            lower_bound,
+            configured,
+        });
+    }
+    evidence.sort_by(|a, b| a.alert.cmp(&b.alert));
+    // Within one source the strongest detector counts; across sources, noisy-OR.
+    let mut per_source: BTreeMap<Source, &Evidence> = BTreeMap::new();
+    for e in &evidence {
+        let slot = per_source.entry(e.alert.source).or_insert(e);
+        if e.lower_bound > slot.lower_bound {
+            *slot = e;
+        }
+    }
+    let confidence = 1.0 - per_source.values().map(|e| 1.0 - e.lower_bound).product::<f64>();
+    let confidence = if per_source.is_empty() { 0.0 } else { confidence };
+    let contain = confidence >= policy.threshold;
+
+    let mut why = Vec::new();
+    if evidence.is_empty() {
+        let rs: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        why.push(format!(
+            "No alert names it as attacker or compromised (roles seen: {}); not a containment target.",
+            rs.join(", ")
+        ));
+    } else {
+        let parts: Vec<String> = per_source
+            .iter()
+            .map(|(src, e)| {
+                format!(
+                    "{src}: \"{}\" ({}) as {}, detector precision {} over {} observations{}, lower bound {}",
+                    e.title,
+                    e.detector_id,
+                    e.role.as_str(),
+                    pct(e.prior_precision),
+                    e.weight,
+                    if e.configured { "" } else { " (default prior: unknown detector)" },
+                    pct(e.lower_bound)
+                )
+            })
+            .collect();
+        why.push(format!("Evidence from {} source(s): {}.", per_source.len(), parts.join("; ")));
+        if per_source.len() > 1 {
+            let terms: Vec<String> =
+                per_source.values().map(|e| format!("(1 - {:.4})", e.lower_bound)).collect();
+            why.push(format!("Combined as independent sources: 1 - {} = {}.", terms.join(" × "), pct(confidence)));
+        }
+        if evidence.len() > per_source.len() {
+            why.push(format!(
+                "{} further alert(s) from the same source(s) not counted again (same product, not independent).",
+                evidence.len() - per_source.len()
+            ));
+        }
+        why.push(if contain {
+            format!("Confidence {} reaches the threshold {}: contain.", pct(confidence), pct(policy.threshold))
+        } else {
+            format!("Confidence {} is below the threshold {}: no containment.", pct(confidence), pct(policy.threshold))
+        });
+    }
+    if roles.contains(&Role::Victim) && !evidence.is_empty() {
+        why.push("It was also a victim in some alert; only attacker/compromised roles counted.".into());
+    }
+
+    let mut actions = Vec::new();
+    if contain {
+        plan_actions(policy, incident_id, kind, ms, &label, confidence, &mut actions, &mut why, notes);
+    }
+    let explanation = why.join(" ");
+    (
+        AssetDecision {
+            kind,
+            label,
+            roles: roles.into_iter().collect(),
+            confidence,
+            contain,
+            evidence,
+            explanation,
+        },
+        actions,
+    )
+}
+
+fn best_label(ms: &[&Mention]) -> String {
+    // The richest label: prefer a mention with a person/arn/fqdn.
+    let mut labels: Vec<String> = ms.iter().map(|m| m.entity.label()).collect();
+    labels.sort_by(|a, b| {
+        let score = |s: &String| (s.contains('@') || s.starts_with("arn:") || s.contains('.')) as u8;
+        score(b).cmp(&score(a)).then_with(|| a.cmp(b))
+    });
+    labels.into_iter().next().unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_actions(
+    policy: &Policy,
+    incident_id: &str,
+    kind: EntityKind,
+    ms: &[&Mention],
+    label: &str,
+    confidence: f64,
+    out: &mut Vec<PlannedAction>,
+    why: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) {
+    let mut push = |kinds: &[ActionKind], target: Target, status: PlanStatus| {
+        for &k in kinds {
+            out.push(PlannedAction::new(
+                incident_id,
+                k,
+                target.clone(),
+                policy.mode_for(k),
+                status.clone(),
+                confidence,
+                label.to_string(),
+            ));
+        }
+    };
+    match kind {
+        EntityKind::User => {
+            let merged = merge_users(ms);
+            let mut names: Vec<&str> = Vec::new();
+            let strs: Vec<String> = [
+                merged.upn.as_ref().map(|v| v.to_string()),
+                merged.email.as_ref().map(|v| v.to_string()),
+                merged.object_id.as_ref().map(|v| v.to_string()),
+                merged.okta_id.as_ref().map(|v| v.to_string()),
+                merged.sam.as_ref().map(|v| v.to_string()),
+                merged.sid.as_ref().map(|v| v.to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            names.extend(strs.iter().map(String::as_str));
+            let skip = if let Some(g) = Policy::matches_any(&policy.break_glass, &names) {
+                Some(format!("break-glass account (matches {g:?}): never contained"))
+            } else {
+                Policy::matches_any(&policy.exclusions.users, &names)
+                    .map(|g| format!("excluded user (matches {g:?})"))
+            };
+            let resolution = merged.resolve();
+            let in_entra = ms.iter().any(|m| {
+                m.alert.source.is_microsoft()
+                    || matches!(&m.entity, Entity::User(u) if u.directory == Some(Directory::Entra))
+            });
+            let in_okta = ms.iter().any(|m| {
+                m.alert.source == Source::Okta
+                    || matches!(&m.entity, Entity::User(u) if u.directory == Some(Directory::Okta) || u.okta_id.is_some())
+            });
+            if let Resolution::Unresolved { reason } = &resolution {
+                let msg = format!("identity of {label} unresolved ({reason}): no action, a person must identify the account");
+                why.push(msg.clone());
+                notes.push(msg);
+                return;
+            }
+            let status = |s: &Option<String>| match s {
+                Some(r) => PlanStatus::Skipped(r.clone()),
+                None => PlanStatus::Planned,
+            };
+            let mut any = false;
+            if in_entra {
+                let id = merged
+                    .object_id
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .or_else(|| merged.upn.as_ref().map(|v| v.to_string()));
+                match id {
+                    Some(id) => {
+                        if let Resolution::Resolved { rule, .. } = &resolution {
+                            why.push(format!("Entra identity {id} (resolved by {rule:?})."));
+                        }
+                        push(&policy.actions.entra_user, target(TargetKind::EntraUser, id), status(&skip));
+                        any = true;
+                    }
+                    None => {
+                        let msg = format!(
+                            "{label} is an on-premises identity (SID / DOMAIN\\sam only): no Entra id to act on; a person must disable it in AD"
+                        );
+                        why.push(msg.clone());
+                        push(&policy.actions.entra_user, target(TargetKind::EntraUser, label.to_string()), PlanStatus::Escalate(msg));
+                        any = true;
+                    }
+                }
+            }
+            if in_okta {
+                let id = merged
+                    .okta_id
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .or_else(|| merged.person().map(|v| v.to_string()));
+                if let Some(id) = id {
+                    push(&policy.actions.okta_user, target(TargetKind::OktaUser, id), status(&skip));
+                    any = true;
+                }
+            }
+            if !any {
+                why.push(format!("No directory connector applies to {label}; a person must act."));
+            }
+        }
+        EntityKind::Device => {
+            let mut d = crate::entity::DeviceEntity::default();
+            for m in ms {
+                if let Entity::Device(x) = m.entity {
+                    d.host_name = d.host_name.take().or_else(|| x.host_name.clone());
+                    d.fqdn = d.fqdn.take().or_else(|| x.fqdn.clone());
+                    d.mde_device_id = d.mde_device_id.take().or_else(|| x.mde_device_id.clone());
+                    d.cs_agent_id = d.cs_agent_id.take().or_else(|| x.cs_agent_id.clone());
+                    d.cloud_resource_id = d.cloud_resource_id.take().or_else(|| x.cloud_resource_id.clone());
+                }
+            }
+            let names: Vec<String> = [
+                d.host_name.as_ref().map(|v| v.to_string()),
+                d.fqdn.as_ref().map(|v| v.to_string()),
+                d.mde_device_id.as_ref().map(|v| v.to_string()),
+                d.cs_agent_id.as_ref().map(|v| v.to_string()),
+                d.cloud_resource_id.as_ref().map(|v| v.to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let status = match Policy::matches_any(&policy.exclusions.devices, &refs) {
+                Some(g) => PlanStatus::Skipped(format!("excluded device (matches {g:?})")),
+                None => PlanStatus::Planned,
+            };
+            let id = if let Some(v) = &d.mde_device_id {
+                format!("mde:{v}")
+            } else if let Some(v) = &d.cs_agent_id {
+                format!("cs:{v}")
+            } else if let Some(v) = d.fqdn.as_ref().or(d.host_name.as_ref()) {
+                format!("host:{v}")
+            } else {
+                let msg = format!(
+                    "{label} is a cloud instance with no EDR agent id; isolate it with a quarantine security group (a person must act)"
+                );
+                why.push(msg.clone());
+                push(&policy.actions.device, target(TargetKind::Device, label.to_string()), PlanStatus::Escalate(msg));
+                return;
+            };
+            push(&policy.actions.device, target(TargetKind::Device, id), status);
+        }
+        EntityKind::Ip => {
+            let Some(Entity::Ip { address }) = ms.first().map(|m| m.entity) else {
+                return;
+            };
+            let attacker = ms.iter().any(|m| m.role == Role::Attacker);
+            let status = if !attacker {
+                PlanStatus::Skipped("IP was never named as the attacker's; compromised IPs are not blocked".into())
+            } else if policy.ip_excluded(*address) || !is_public(*address) {
+                PlanStatus::Skipped(format!("{address} is excluded or not a public address"))
+            } else {
+                PlanStatus::Planned
+            };
+            push(&policy.actions.ip, target(TargetKind::Ip, address.to_string()), status);
+        }
+        EntityKind::AwsPrincipal => plan_aws(policy, ms, label, &mut push, why),
+        EntityKind::OauthApp => {
+            let app = ms.iter().find_map(|m| match m.entity {
+                Entity::OauthApp(a) => Some(a),
+                _ => None,
+            });
+            let Some(app) = app else { return };
+            let id = app
+                .service_principal_id
+                .as_ref()
+                .map(|v| format!("sp:{v}"))
+                .or_else(|| app.app_id.as_ref().map(|v| format!("app:{v}")));
+            let mut names: Vec<String> = vec![];
+            names.extend(app.app_id.as_ref().map(|v| v.to_string()));
+            names.extend(app.name.clone());
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let status = if let Some(g) = Policy::matches_any(&policy.own_principals, &refs) {
+                PlanStatus::Skipped(format!("Cordon's own principal (matches {g:?})"))
+            } else if let Some(g) = Policy::matches_any(&policy.exclusions.apps, &refs) {
+                PlanStatus::Skipped(format!("excluded app (matches {g:?})"))
+            } else {
+                PlanStatus::Planned
+            };
+            match id {
+                Some(id) => push(&policy.actions.oauth_app, target(TargetKind::OauthApp, id), status),
+                None => why.push(format!("{label} has no app or service principal id; a person must act.")),
+            }
+        }
+        EntityKind::Context => {}
+    }
+}
+
+fn plan_aws(
+    policy: &Policy,
+    ms: &[&Mention],
+    label: &str,
+    push: &mut impl FnMut(&[ActionKind], Target, PlanStatus),
+    why: &mut Vec<String>,
+) {
+    let mut arn = None;
+    let mut keys = BTreeSet::new();
+    let mut account = None;
+    for m in ms {
+        if let Entity::AwsPrincipal(p) = m.entity {
+            if arn.is_none() {
+                arn = p.arn.clone();
+            }
+            if let Some(k) = &p.access_key_id {
+                keys.insert(k.clone());
+            }
+            if account.is_none() {
+                account = p.account.as_ref().map(|a| a.to_string());
+            }
+        }
+    }
+    let mut names: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    if let Some(a) = &arn {
+        names.push(a.arn.clone());
+        names.extend(a.role_arn());
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let skip = if let Some(g) = Policy::matches_any(&policy.own_principals, &refs) {
+        Some(format!("Cordon's own principal (matches {g:?}): never contained"))
+    } else {
+        Policy::matches_any(&policy.exclusions.aws_principals, &refs)
+            .map(|g| format!("excluded AWS principal (matches {g:?})"))
+    };
+    let status = || match &skip {
+        Some(r) => PlanStatus::Skipped(r.clone()),
+        None => PlanStatus::Planned,
+    };
+    let aws_target = |kind: TargetKind, id: String, owner: Option<String>| Target {
+        kind,
+        id,
+        owner,
+        account: account.clone(),
+    };
+    let deny: Vec<ActionKind> = policy
+        .actions
+        .aws_iam_user
+        .iter()
+        .copied()
+        .filter(|k| *k == ActionKind::AttachAwsDenyPolicy)
+        .collect();
+    let deactivate = policy.actions.aws_iam_user.contains(&ActionKind::DeactivateAccessKey);
+    let escalate = |msg: String, why: &mut Vec<String>, push: &mut dyn FnMut(&[ActionKind], Target, PlanStatus)| {
+        why.push(msg.clone());
+        push(&[ActionKind::AttachAwsDenyPolicy], aws_target(TargetKind::AwsPrincipal, label.to_string(), None), PlanStatus::Escalate(msg));
+    };
+    match &arn {
+        Some(a) => match a.kind {
+            AwsPrincipalKind::IamUser => {
+                push(&deny, aws_target(TargetKind::AwsPrincipal, a.arn.clone(), None), status());
+                if deactivate {
+                    for k in keys.iter().filter(|k| !k.is_temporary()) {
+                        push(
+                            &[ActionKind::DeactivateAccessKey],
+                            aws_target(TargetKind::AwsAccessKey, k.to_string(), Some(a.name.clone())),
+                            status(),
+                        );
+                    }
+                }
+            }
+            AwsPrincipalKind::Role | AwsPrincipalKind::AssumedRoleSession => {
+                let role = a.role_arn().unwrap_or_else(|| a.arn.clone());
+                why.push(format!(
+                    "Role {role}: deny-all with an aws:TokenIssueTime cut-off ends sessions already issued."
+                ));
+                push(&policy.actions.aws_role, aws_target(TargetKind::AwsPrincipal, role, None), status());
+            }
+            AwsPrincipalKind::SsoRole => escalate(
+                format!("{} is an IAM Identity Center role: it cannot take inline policies; revoke the permission set assignment and the user's sessions in Identity Center (a person must act)", a.role_arn().unwrap_or_else(|| a.arn.clone())),
+                why,
+                push,
+            ),
+            AwsPrincipalKind::ServiceLinkedRole => escalate(
+                format!("{} is a service-linked role: AWS does not allow changing it (a person must act)", a.arn),
+                why,
+                push,
+            ),
+            AwsPrincipalKind::Root => escalate(
+                format!("root user of account {}: IAM policies cannot restrict root; rotate its credentials and apply an SCP (a person must act)", a.account),
+                why,
+                push,
+            ),
+            AwsPrincipalKind::FederatedUser => escalate(
+                format!("{} is a federated user session: contain the identity-provider account that issued it (a person must act)", a.arn),
+                why,
+                push,
+            ),
+        },
+        None => {
+            // Only an access key is known; the responder looks up its owner.
+            if deactivate {
+                for k in keys.iter().filter(|k| !k.is_temporary()) {
+                    push(&[ActionKind::DeactivateAccessKey], aws_target(TargetKind::AwsAccessKey, k.to_string(), None), status());
+                }
+            }
+            if keys.iter().all(|k| k.is_temporary()) {
+                escalate(format!("{label}: temporary credentials with no known principal (a person must act)"), why, push);
+            }
+        }
+    }
+}
+
+fn target(kind: TargetKind, id: String) -> Target {
+    Target { kind, id, owner: None, account: None }
+}
+
+fn merge_users(ms: &[&Mention]) -> UserEntity {
+    let mut u = UserEntity::default();
+    for m in ms {
+        if let Entity::User(x) = m.entity {
+            u.upn = u.upn.take().or_else(|| x.upn.clone());
+            u.object_id = u.object_id.take().or_else(|| x.object_id.clone());
+            u.ad_object_guid = u.ad_object_guid.take().or_else(|| x.ad_object_guid.clone());
+            u.sid = u.sid.take().or_else(|| x.sid.clone());
+            u.sam = u.sam.take().or_else(|| x.sam.clone());
+            u.okta_id = u.okta_id.take().or_else(|| x.okta_id.clone());
+            u.email = u.email.take().or_else(|| x.email.clone());
+            u.name = u.name.take().or_else(|| x.name.clone());
+        }
+    }
+    u
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => {
+            !(v.is_private()
+                || v.is_loopback()
+                || v.is_link_local()
+                || v.is_unspecified()
+                || v.is_broadcast()
+                || v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v) => !(v.is_loopback() || v.is_unspecified() || (v.segments()[0] & 0xfe00) == 0xfc00),
+    }
+}
