@@ -247,7 +247,10 @@ impl PlannedAction {
         asset: String,
     ) -> Self {
         let idempotency_key = format!("{incident_id}|{kind}|{:?}:{}", target.kind, target.id);
-        let id = format!("act-{}", &hex::encode(Sha256::digest(idempotency_key.as_bytes()))[..16]);
+        let id = format!(
+            "act-{}",
+            &hex::encode(Sha256::digest(idempotency_key.as_bytes()))[..16]
+        );
         Self {
             id,
             idempotency_key,

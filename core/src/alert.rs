@@ -113,7 +113,10 @@ impl Severity {
 pub enum Coverage {
     Complete,
     /// The source capped the list (e.g. 50 related entities of more).
-    Truncated { received: usize, declared: Option<usize> },
+    Truncated {
+        received: usize,
+        declared: Option<usize>,
+    },
     /// The payload carried no entities at all (Fusion, rules without entity mapping).
     Missing,
 }
@@ -160,7 +163,10 @@ impl fmt::Display for AlertIdentity {
 
 impl Alert {
     pub fn identity(&self) -> AlertIdentity {
-        AlertIdentity { source: self.source, source_id: self.source_id.clone() }
+        AlertIdentity {
+            source: self.source,
+            source_id: self.source_id.clone(),
+        }
     }
 
     /// The deduplication key: source, the source's id and update time. Two deliveries of the
@@ -182,7 +188,9 @@ impl Alert {
 
     /// The time correlation windows are measured from.
     pub fn time(&self) -> Option<DateTime<Utc>> {
-        self.first_activity.or(self.last_activity).or(self.source_updated)
+        self.first_activity
+            .or(self.last_activity)
+            .or(self.source_updated)
     }
 }
 

@@ -212,16 +212,22 @@ fn latest_versions<'a>(alerts: impl Iterator<Item = &'a Alert>) -> Vec<&'a Alert
         }
     }
     let mut v: Vec<&Alert> = best.into_values().collect();
-    v.sort_by(|a, b| a.time().cmp(&b.time()).then_with(|| a.identity().cmp(&b.identity())));
+    v.sort_by(|a, b| {
+        a.time()
+            .cmp(&b.time())
+            .then_with(|| a.identity().cmp(&b.identity()))
+    });
     v
 }
 
 /// A deterministic incident id: derived from the earliest alert (by time, then identity), so the
 /// same alerts give the same id whatever order they came in.
 pub fn incident_id(alerts: &[&Alert]) -> String {
-    let first = alerts
-        .iter()
-        .min_by(|a, b| a.time().cmp(&b.time()).then_with(|| a.identity().cmp(&b.identity())));
+    let first = alerts.iter().min_by(|a, b| {
+        a.time()
+            .cmp(&b.time())
+            .then_with(|| a.identity().cmp(&b.identity()))
+    });
     let mut h = Sha256::new();
     if let Some(a) = first {
         h.update(a.identity().to_string().as_bytes());
@@ -249,7 +255,9 @@ mod tests {
             })
             .collect();
         entities.extend(ips.iter().map(|ip| {
-            AlertEntity::unstated(Entity::Ip { address: ip.parse().unwrap() })
+            AlertEntity::unstated(Entity::Ip {
+                address: ip.parse().unwrap(),
+            })
         }));
         let t = Utc.timestamp_opt(1_700_000_000 + hour * 3600, 0).single();
         Alert {
@@ -296,7 +304,13 @@ mod tests {
         let b = alert(Source::Sentinel, "s1", 2, &["ALICE@corp.com"], &[]);
         let c = alert(Source::GuardDuty, "g1", 3, &[], &["203.0.113.9"]);
         let p = partition(vec![a, b, c], 24 * 3600);
-        assert_eq!(p, vec![vec!["guardduty:g1".to_string()], vec!["okta:o1".into(), "sentinel:s1".into()]]);
+        assert_eq!(
+            p,
+            vec![
+                vec!["guardduty:g1".to_string()],
+                vec!["okta:o1".into(), "sentinel:s1".into()]
+            ]
+        );
     }
 
     #[test]

@@ -115,7 +115,9 @@ pub fn decide(policy: &Policy, incident_id: &str, alerts: &[&Alert]) -> Incident
                 Coverage::Truncated { received, declared } => format!(
                     "{} carried {received} entities{}",
                     a.identity(),
-                    declared.map(|d| format!(" of {d}")).unwrap_or_else(|| " (capped)".into())
+                    declared
+                        .map(|d| format!(" of {d}"))
+                        .unwrap_or_else(|| " (capped)".into())
                 ),
                 Coverage::Complete => String::new(),
             })
@@ -144,14 +146,20 @@ pub fn decide(policy: &Policy, incident_id: &str, alerts: &[&Alert]) -> Incident
     });
 
     // Blast radius.
-    let runnable = planned.iter().filter(|a| a.status == PlanStatus::Planned).count();
+    let runnable = planned
+        .iter()
+        .filter(|a| a.status == PlanStatus::Planned)
+        .count();
     if runnable > policy.max_actions_per_incident {
         let why = format!(
             "blast-radius limit: {runnable} actions planned, limit {} per incident; tripped to audit, a person must confirm",
             policy.max_actions_per_incident
         );
         notes.push(why.clone());
-        for a in planned.iter_mut().filter(|a| a.status == PlanStatus::Planned) {
+        for a in planned
+            .iter_mut()
+            .filter(|a| a.status == PlanStatus::Planned)
+        {
             a.status = PlanStatus::Skipped(why.clone());
             a.mode = Mode::Audit;
         }
@@ -160,13 +168,24 @@ pub fn decide(policy: &Policy, incident_id: &str, alerts: &[&Alert]) -> Incident
 
     let mut entities: BTreeMap<(EntityKind, String), BTreeSet<Role>> = BTreeMap::new();
     for m in &mentions {
-        entities.entry((m.entity.kind(), m.entity.label())).or_default().insert(m.role);
+        entities
+            .entry((m.entity.kind(), m.entity.label()))
+            .or_default()
+            .insert(m.role);
     }
     let sources: BTreeSet<Source> = alerts.iter().map(|a| a.source).collect();
-    let severity = alerts.iter().map(|a| a.severity).max().unwrap_or(Severity::Informational);
+    let severity = alerts
+        .iter()
+        .map(|a| a.severity)
+        .max()
+        .unwrap_or(Severity::Informational);
     let title = alerts
         .iter()
-        .max_by(|a, b| a.severity.cmp(&b.severity).then_with(|| b.time().cmp(&a.time())))
+        .max_by(|a, b| {
+            a.severity
+                .cmp(&b.severity)
+                .then_with(|| b.time().cmp(&a.time()))
+        })
         .map(|a| a.title.clone())
         .unwrap_or_default();
     Incident {
@@ -174,8 +193,14 @@ pub fn decide(policy: &Policy, incident_id: &str, alerts: &[&Alert]) -> Incident
         title,
         severity,
         sources: sources.into_iter().collect(),
-        first_activity: alerts.iter().filter_map(|a| a.first_activity.or(a.time())).min(),
-        last_activity: alerts.iter().filter_map(|a| a.last_activity.or(a.time())).max(),
+        first_activity: alerts
+            .iter()
+            .filter_map(|a| a.first_activity.or(a.time()))
+            .min(),
+        last_activity: alerts
+            .iter()
+            .filter_map(|a| a.last_activity.or(a.time()))
+            .max(),
         alerts: alerts
             .iter()
             .map(|a| AlertRef {
@@ -189,7 +214,11 @@ pub fn decide(policy: &Policy, incident_id: &str, alerts: &[&Alert]) -> Incident
             .collect(),
         entities: entities
             .into_iter()
-            .map(|((kind, label), roles)| IncidentEntity { kind, label, roles: roles.into_iter().collect() })
+            .map(|((kind, label), roles)| IncidentEntity {
+                kind,
+                label,
+                roles: roles.into_iter().collect(),
+            })
             .collect(),
         partial,
         confidence: assets.iter().map(|a| a.confidence).fold(0.0, f64::max),
@@ -267,7 +296,12 @@ fn decide_asset(
         if evidence.iter().any(|e| e.alert == id) {
             continue;
         }
-        let Precision { prior, weight, lower_bound, configured } = policy.precision(m.alert);
+        let Precision {
+            prior,
+            weight,
+            lower_bound,
+            configured,
+        } = policy.precision(m.alert);
         evidence.push(Evidence {
             alert: id,
             title: m.alert.title.clone(),
@@ -288,8 +322,16 @@ fn decide_asset(
             *slot = e;
         }
     }
-    let confidence = 1.0 - per_source.values().map(|e| 1.0 - e.lower_bound).product::<f64>();
-    let confidence = if per_source.is_empty() { 0.0 } else { confidence };
+    let confidence = 1.0
+        - per_source
+            .values()
+            .map(|e| 1.0 - e.lower_bound)
+            .product::<f64>();
+    let confidence = if per_source.is_empty() {
+        0.0
+    } else {
+        confidence
+    };
     let contain = confidence >= policy.threshold;
 
     let mut why = Vec::new();
@@ -315,11 +357,21 @@ fn decide_asset(
                 )
             })
             .collect();
-        why.push(format!("Evidence from {} source(s): {}.", per_source.len(), parts.join("; ")));
+        why.push(format!(
+            "Evidence from {} source(s): {}.",
+            per_source.len(),
+            parts.join("; ")
+        ));
         if per_source.len() > 1 {
-            let terms: Vec<String> =
-                per_source.values().map(|e| format!("(1 - {:.4})", e.lower_bound)).collect();
-            why.push(format!("Combined as independent sources: 1 - {} = {}.", terms.join(" × "), pct(confidence)));
+            let terms: Vec<String> = per_source
+                .values()
+                .map(|e| format!("(1 - {:.4})", e.lower_bound))
+                .collect();
+            why.push(format!(
+                "Combined as independent sources: 1 - {} = {}.",
+                terms.join(" × "),
+                pct(confidence)
+            ));
         }
         if evidence.len() > per_source.len() {
             why.push(format!(
@@ -328,18 +380,58 @@ fn decide_asset(
             ));
         }
         why.push(if contain {
-            format!("Confidence {} reaches the threshold {}: contain.", pct(confidence), pct(policy.threshold))
+            format!(
+                "Confidence {} reaches the threshold {}: contain.",
+                pct(confidence),
+                pct(policy.threshold)
+            )
         } else {
-            format!("Confidence {} is below the threshold {}: no containment.", pct(confidence), pct(policy.threshold))
+            format!(
+                "Confidence {} is below the threshold {}: no containment.",
+                pct(confidence),
+                pct(policy.threshold)
+            )
         });
     }
     if roles.contains(&Role::Victim) && !evidence.is_empty() {
-        why.push("It was also a victim in some alert; only attacker/compromised roles counted.".into());
+        why.push(
+            "It was also a victim in some alert; only attacker/compromised roles counted.".into(),
+        );
     }
 
     let mut actions = Vec::new();
+    if kind == EntityKind::User && !evidence.is_empty() {
+        if let Resolution::Unresolved { reason } = merge_users(ms).resolve() {
+            let msg = format!(
+                "identity of {label} unresolved ({reason}): no action, a person must identify the account"
+            );
+            why.push(msg.clone());
+            notes.push(msg);
+            return (
+                AssetDecision {
+                    kind,
+                    label,
+                    roles: roles.into_iter().collect(),
+                    confidence,
+                    contain: false,
+                    evidence,
+                    explanation: why.join(" "),
+                },
+                actions,
+            );
+        }
+    }
     if contain {
-        plan_actions(policy, incident_id, kind, ms, &label, confidence, &mut actions, &mut why, notes);
+        plan_actions(
+            policy,
+            incident_id,
+            kind,
+            ms,
+            &label,
+            confidence,
+            &mut actions,
+            &mut why,
+        );
     }
     let explanation = why.join(" ");
     (
@@ -360,7 +452,8 @@ fn best_label(ms: &[&Mention]) -> String {
     // The richest label: prefer a mention with a person/arn/fqdn.
     let mut labels: Vec<String> = ms.iter().map(|m| m.entity.label()).collect();
     labels.sort_by(|a, b| {
-        let score = |s: &String| (s.contains('@') || s.starts_with("arn:") || s.contains('.')) as u8;
+        let score =
+            |s: &String| (s.contains('@') || s.starts_with("arn:") || s.contains('.')) as u8;
         score(b).cmp(&score(a)).then_with(|| a.cmp(b))
     });
     labels.into_iter().next().unwrap_or_default()
@@ -376,7 +469,6 @@ fn plan_actions(
     confidence: f64,
     out: &mut Vec<PlannedAction>,
     why: &mut Vec<String>,
-    notes: &mut Vec<String>,
 ) {
     let mut push = |kinds: &[ActionKind], target: Target, status: PlanStatus| {
         for &k in kinds {
@@ -408,7 +500,9 @@ fn plan_actions(
             .collect();
             names.extend(strs.iter().map(String::as_str));
             let skip = if let Some(g) = Policy::matches_any(&policy.break_glass, &names) {
-                Some(format!("break-glass account (matches {g:?}): never contained"))
+                Some(format!(
+                    "break-glass account (matches {g:?}): never contained"
+                ))
             } else {
                 Policy::matches_any(&policy.exclusions.users, &names)
                     .map(|g| format!("excluded user (matches {g:?})"))
@@ -422,12 +516,6 @@ fn plan_actions(
                 m.alert.source == Source::Okta
                     || matches!(&m.entity, Entity::User(u) if u.directory == Some(Directory::Okta) || u.okta_id.is_some())
             });
-            if let Resolution::Unresolved { reason } = &resolution {
-                let msg = format!("identity of {label} unresolved ({reason}): no action, a person must identify the account");
-                why.push(msg.clone());
-                notes.push(msg);
-                return;
-            }
             let status = |s: &Option<String>| match s {
                 Some(r) => PlanStatus::Skipped(r.clone()),
                 None => PlanStatus::Planned,
@@ -444,7 +532,11 @@ fn plan_actions(
                         if let Resolution::Resolved { rule, .. } = &resolution {
                             why.push(format!("Entra identity {id} (resolved by {rule:?})."));
                         }
-                        push(&policy.actions.entra_user, target(TargetKind::EntraUser, id), status(&skip));
+                        push(
+                            &policy.actions.entra_user,
+                            target(TargetKind::EntraUser, id),
+                            status(&skip),
+                        );
                         any = true;
                     }
                     None => {
@@ -452,7 +544,11 @@ fn plan_actions(
                             "{label} is an on-premises identity (SID / DOMAIN\\sam only): no Entra id to act on; a person must disable it in AD"
                         );
                         why.push(msg.clone());
-                        push(&policy.actions.entra_user, target(TargetKind::EntraUser, label.to_string()), PlanStatus::Escalate(msg));
+                        push(
+                            &policy.actions.entra_user,
+                            target(TargetKind::EntraUser, label.to_string()),
+                            PlanStatus::Escalate(msg),
+                        );
                         any = true;
                     }
                 }
@@ -464,12 +560,18 @@ fn plan_actions(
                     .map(|v| v.to_string())
                     .or_else(|| merged.person().map(|v| v.to_string()));
                 if let Some(id) = id {
-                    push(&policy.actions.okta_user, target(TargetKind::OktaUser, id), status(&skip));
+                    push(
+                        &policy.actions.okta_user,
+                        target(TargetKind::OktaUser, id),
+                        status(&skip),
+                    );
                     any = true;
                 }
             }
             if !any {
-                why.push(format!("No directory connector applies to {label}; a person must act."));
+                why.push(format!(
+                    "No directory connector applies to {label}; a person must act."
+                ));
             }
         }
         EntityKind::Device => {
@@ -480,7 +582,10 @@ fn plan_actions(
                     d.fqdn = d.fqdn.take().or_else(|| x.fqdn.clone());
                     d.mde_device_id = d.mde_device_id.take().or_else(|| x.mde_device_id.clone());
                     d.cs_agent_id = d.cs_agent_id.take().or_else(|| x.cs_agent_id.clone());
-                    d.cloud_resource_id = d.cloud_resource_id.take().or_else(|| x.cloud_resource_id.clone());
+                    d.cloud_resource_id = d
+                        .cloud_resource_id
+                        .take()
+                        .or_else(|| x.cloud_resource_id.clone());
                 }
             }
             let names: Vec<String> = [
@@ -509,10 +614,18 @@ fn plan_actions(
                     "{label} is a cloud instance with no EDR agent id; isolate it with a quarantine security group (a person must act)"
                 );
                 why.push(msg.clone());
-                push(&policy.actions.device, target(TargetKind::Device, label.to_string()), PlanStatus::Escalate(msg));
+                push(
+                    &policy.actions.device,
+                    target(TargetKind::Device, label.to_string()),
+                    PlanStatus::Escalate(msg),
+                );
                 return;
             };
-            push(&policy.actions.device, target(TargetKind::Device, id), status);
+            push(
+                &policy.actions.device,
+                target(TargetKind::Device, id),
+                status,
+            );
         }
         EntityKind::Ip => {
             let Some(Entity::Ip { address }) = ms.first().map(|m| m.entity) else {
@@ -520,13 +633,19 @@ fn plan_actions(
             };
             let attacker = ms.iter().any(|m| m.role == Role::Attacker);
             let status = if !attacker {
-                PlanStatus::Skipped("IP was never named as the attacker's; compromised IPs are not blocked".into())
+                PlanStatus::Skipped(
+                    "IP was never named as the attacker's; compromised IPs are not blocked".into(),
+                )
             } else if policy.ip_excluded(*address) || !is_public(*address) {
                 PlanStatus::Skipped(format!("{address} is excluded or not a public address"))
             } else {
                 PlanStatus::Planned
             };
-            push(&policy.actions.ip, target(TargetKind::Ip, address.to_string()), status);
+            push(
+                &policy.actions.ip,
+                target(TargetKind::Ip, address.to_string()),
+                status,
+            );
         }
         EntityKind::AwsPrincipal => plan_aws(policy, ms, label, &mut push, why),
         EntityKind::OauthApp => {
@@ -552,8 +671,14 @@ fn plan_actions(
                 PlanStatus::Planned
             };
             match id {
-                Some(id) => push(&policy.actions.oauth_app, target(TargetKind::OauthApp, id), status),
-                None => why.push(format!("{label} has no app or service principal id; a person must act.")),
+                Some(id) => push(
+                    &policy.actions.oauth_app,
+                    target(TargetKind::OauthApp, id),
+                    status,
+                ),
+                None => why.push(format!(
+                    "{label} has no app or service principal id; a person must act."
+                )),
             }
         }
         EntityKind::Context => {}
@@ -590,7 +715,9 @@ fn plan_aws(
     }
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let skip = if let Some(g) = Policy::matches_any(&policy.own_principals, &refs) {
-        Some(format!("Cordon's own principal (matches {g:?}): never contained"))
+        Some(format!(
+            "Cordon's own principal (matches {g:?}): never contained"
+        ))
     } else {
         Policy::matches_any(&policy.exclusions.aws_principals, &refs)
             .map(|g| format!("excluded AWS principal (matches {g:?})"))
@@ -612,10 +739,19 @@ fn plan_aws(
         .copied()
         .filter(|k| *k == ActionKind::AttachAwsDenyPolicy)
         .collect();
-    let deactivate = policy.actions.aws_iam_user.contains(&ActionKind::DeactivateAccessKey);
-    let escalate = |msg: String, why: &mut Vec<String>, push: &mut dyn FnMut(&[ActionKind], Target, PlanStatus)| {
+    let deactivate = policy
+        .actions
+        .aws_iam_user
+        .contains(&ActionKind::DeactivateAccessKey);
+    let escalate = |msg: String,
+                    why: &mut Vec<String>,
+                    push: &mut dyn FnMut(&[ActionKind], Target, PlanStatus)| {
         why.push(msg.clone());
-        push(&[ActionKind::AttachAwsDenyPolicy], aws_target(TargetKind::AwsPrincipal, label.to_string(), None), PlanStatus::Escalate(msg));
+        push(
+            &[ActionKind::AttachAwsDenyPolicy],
+            aws_target(TargetKind::AwsPrincipal, label.to_string(), None),
+            PlanStatus::Escalate(msg),
+        );
     };
     match &arn {
         Some(a) => match a.kind {
@@ -674,7 +810,12 @@ fn plan_aws(
 }
 
 fn target(kind: TargetKind, id: String) -> Target {
-    Target { kind, id, owner: None, account: None }
+    Target {
+        kind,
+        id,
+        owner: None,
+        account: None,
+    }
 }
 
 fn merge_users(ms: &[&Mention]) -> UserEntity {
@@ -704,6 +845,346 @@ fn is_public(ip: IpAddr) -> bool {
                 || v.is_broadcast()
                 || v.octets()[0] == 100 && (v.octets()[1] & 0xc0) == 64)
         }
-        IpAddr::V6(v) => !(v.is_loopback() || v.is_unspecified() || (v.segments()[0] & 0xfe00) == 0xfc00),
+        IpAddr::V6(v) => {
+            !(v.is_loopback() || v.is_unspecified() || (v.segments()[0] & 0xfe00) == 0xfc00)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::{AwsPrincipalEntity, DeviceEntity};
+    use crate::ids::*;
+    use crate::policy::DEFAULT_POLICY;
+    use chrono::TimeZone;
+
+    fn policy() -> Policy {
+        Policy::from_toml(DEFAULT_POLICY).unwrap()
+    }
+
+    fn base(source: Source, id: &str, detector: &str, alert_type: &str, title: &str) -> Alert {
+        let t = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).single();
+        Alert {
+            source,
+            source_id: id.into(),
+            source_updated: t,
+            detector_id: format!("{source}:{detector}"),
+            detector_name: detector.into(),
+            alert_type: alert_type.into(),
+            title: title.into(),
+            severity: Severity::High,
+            tactics: vec![],
+            techniques: vec![],
+            first_activity: t,
+            last_activity: t,
+            entities: vec![],
+            coverage: Coverage::Complete,
+            tenant: None,
+            parent_incident: None,
+        }
+    }
+
+    fn user(upn: &str) -> Entity {
+        Entity::User(UserEntity {
+            upn: Upn::parse(upn).ok(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn phishing_recipient_is_never_an_attacker_asset() {
+        // ../shared/cases C4: even when the source claims "compromised" and the detector is
+        // near-perfect, a mail-borne alert's account is the recipient.
+        let mut p = policy();
+        p.detectors.insert(
+            0,
+            crate::policy::DetectorPrior {
+                pattern: "*".into(),
+                precision: 0.9999,
+                weight: 1e6,
+                note: None,
+            },
+        );
+        let mut a = base(
+            Source::GraphSecurity,
+            "p1",
+            "Phish",
+            "ThreatManagement-Phish",
+            "Phishing email delivered",
+        );
+        a.entities.push(AlertEntity::stated(
+            user("bob@contoso.com"),
+            Role::Compromised,
+        ));
+        a.entities
+            .push(AlertEntity::unstated(user("carol@contoso.com")));
+        let inc = decide(&p, "inc-1", &[&a]);
+        assert!(inc.planned_actions.is_empty(), "{:#?}", inc.planned_actions);
+        assert!(inc
+            .assets
+            .iter()
+            .all(|x| !x.contain && x.roles == vec![Role::Victim]));
+    }
+
+    #[test]
+    fn unknown_alert_type_never_contains() {
+        let mut a = base(
+            Source::Sentinel,
+            "u1",
+            "rule-x",
+            "SomethingNew",
+            "Weird thing",
+        );
+        a.entities
+            .push(AlertEntity::unstated(user("dave@contoso.com")));
+        let inc = decide(&policy(), "inc-2", &[&a]);
+        assert!(inc.planned_actions.is_empty());
+        assert_eq!(inc.assets[0].roles, vec![Role::Related]);
+        assert_eq!(inc.assets[0].confidence, 0.0);
+    }
+
+    #[test]
+    fn independent_sources_corroborate_one_alone_does_not() {
+        let p = policy();
+        let mut a = base(
+            Source::Okta,
+            "o1",
+            "security.session.detect_client_roaming",
+            "security.session.detect_client_roaming",
+            "Session roaming",
+        );
+        a.entities
+            .push(AlertEntity::unstated(Entity::User(UserEntity {
+                email: Upn::parse("alice@contoso.com").ok(),
+                okta_id: OktaId::parse("00u1abcdefghijklmno").ok(),
+                directory: Some(Directory::Okta),
+                ..Default::default()
+            })));
+        let alone = decide(&p, "inc-3", &[&a]);
+        assert!(!alone.assets[0].contain, "{}", alone.assets[0].explanation);
+
+        let mut b = base(
+            Source::GraphSecurity,
+            "g1",
+            "TokenTheft",
+            "TokenTheft",
+            "Anomalous token",
+        );
+        b.entities.push(AlertEntity::stated(
+            Entity::User(UserEntity {
+                upn: Upn::parse("Alice@contoso.com").ok(),
+                object_id: ObjectId::parse("011d5ede-0faa-4946-a25e-b2cd0c47a52c").ok(),
+                ..Default::default()
+            }),
+            Role::Compromised,
+        ));
+        let both = decide(&p, "inc-3", &[&a, &b]);
+        let alice = &both.assets[0];
+        assert!(alice.contain, "{}", alice.explanation);
+        assert!(alice.confidence >= 0.99);
+        assert!(
+            alice.explanation.contains("independent"),
+            "{}",
+            alice.explanation
+        );
+        let kinds: BTreeSet<(ActionKind, String)> = both
+            .planned_actions
+            .iter()
+            .map(|a| (a.kind, a.target.id.clone()))
+            .collect();
+        assert!(kinds.contains(&(
+            ActionKind::DisableUser,
+            "011d5ede-0faa-4946-a25e-b2cd0c47a52c".into()
+        )));
+        assert!(kinds.contains(&(
+            ActionKind::RevokeSessions,
+            "011d5ede-0faa-4946-a25e-b2cd0c47a52c".into()
+        )));
+        assert!(kinds.contains(&(ActionKind::SuspendOktaUser, "00u1abcdefghijklmno".into())));
+        assert!(kinds.contains(&(ActionKind::ClearOktaSessions, "00u1abcdefghijklmno".into())));
+        assert!(both.planned_actions.iter().all(|a| a.mode == Mode::Audit));
+    }
+
+    #[test]
+    fn aws_principals_are_classified_before_acting() {
+        let p = policy();
+        let gd = |id: &str, arn: &str| {
+            let mut a = base(
+                Source::GuardDuty,
+                id,
+                "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+                "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+                "Credentials exfiltrated",
+            );
+            let mut e = AwsPrincipalEntity::from_arn(AwsArn::parse(arn).unwrap());
+            e.access_key_id = AccessKeyId::parse("AKIAIOSFODNN7EXAMPLE").ok();
+            a.entities.push(AlertEntity::stated(
+                Entity::AwsPrincipal(e),
+                Role::Compromised,
+            ));
+            a
+        };
+        let role = gd(
+            "r",
+            "arn:aws:sts::111122223333:assumed-role/ci-deploy/i-0abc",
+        );
+        let inc = decide(&p, "inc-r", &[&role]);
+        assert_eq!(inc.planned_actions.len(), 1, "{:#?}", inc.planned_actions);
+        assert_eq!(
+            inc.planned_actions[0].target.id,
+            "arn:aws:iam::111122223333:role/ci-deploy"
+        );
+        assert_eq!(inc.planned_actions[0].kind, ActionKind::AttachAwsDenyPolicy);
+
+        let user = gd("u", "arn:aws:iam::111122223333:user/svc-reporting");
+        let inc = decide(&p, "inc-u", &[&user]);
+        let kinds: Vec<ActionKind> = inc.planned_actions.iter().map(|a| a.kind).collect();
+        assert_eq!(kinds.len(), 2);
+        assert!(kinds.contains(&ActionKind::DeactivateAccessKey));
+        let key = inc
+            .planned_actions
+            .iter()
+            .find(|a| a.kind == ActionKind::DeactivateAccessKey)
+            .unwrap();
+        assert_eq!(key.target.owner.as_deref(), Some("svc-reporting"));
+
+        for (arn, word) in [
+            ("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b/alice@contoso.com", "Identity Center"),
+            ("arn:aws:iam::111122223333:root", "root"),
+            ("arn:aws:iam::111122223333:role/aws-service-role/x.amazonaws.com/AWSServiceRoleForX", "service-linked"),
+        ] {
+            let a = gd("x", arn);
+            let inc = decide(&p, "inc-x", &[&a]);
+            assert!(inc.planned_actions.iter().all(|a| matches!(&a.status, PlanStatus::Escalate(m) if m.contains(word))), "{arn}: {:#?}", inc.planned_actions);
+        }
+        // Cordon never contains itself.
+        let own = gd(
+            "o",
+            "arn:aws:sts::111122223333:assumed-role/cordon-responder/lambda",
+        );
+        let inc = decide(&p, "inc-o", &[&own]);
+        assert!(inc
+            .planned_actions
+            .iter()
+            .all(|a| matches!(a.status, PlanStatus::Skipped(_))));
+    }
+
+    #[test]
+    fn unresolved_account_is_flagged_not_acted_on() {
+        // ../shared/cases C1: a bare name with no suffix, id or SID.
+        let mut a = base(
+            Source::DefenderEndpoint,
+            "d1",
+            "x",
+            "x",
+            "Ransomware behaviour",
+        );
+        a.entities.push(AlertEntity::stated(
+            Entity::User(UserEntity {
+                name: Some("jdoe".into()),
+                ..Default::default()
+            }),
+            Role::Compromised,
+        ));
+        a.entities.push(AlertEntity::stated(
+            Entity::Device(DeviceEntity {
+                host_name: HostName::parse("ws-17").ok(),
+                ..Default::default()
+            }),
+            Role::Compromised,
+        ));
+        let mut b = a.clone();
+        b.source = Source::DefenderXdr;
+        b.source_id = "x1".into();
+        b.detector_id = "defender_xdr:ransomware".into();
+        let inc = decide(&policy(), "inc-c1", &[&a, &b]);
+        assert!(
+            inc.notes.iter().any(|n| n.contains("unresolved")),
+            "{:?}",
+            inc.notes
+        );
+        assert!(inc
+            .planned_actions
+            .iter()
+            .all(|a| a.target.kind == TargetKind::Device));
+        assert_eq!(inc.planned_actions[0].target.id, "host:ws-17");
+    }
+
+    #[test]
+    fn exclusions_and_break_glass_are_skipped_not_dropped() {
+        let mut p = policy();
+        p.exclusions.users.push("ceo@contoso.com".into());
+        let mk = |src: Source, upn: &str| {
+            let mut a = base(
+                src,
+                &format!("{src}-{upn}"),
+                "TokenTheft",
+                "TokenTheft",
+                "Token theft",
+            );
+            a.entities
+                .push(AlertEntity::stated(user(upn), Role::Compromised));
+            a
+        };
+        for upn in ["ceo@contoso.com", "breakglass01@contoso.com"] {
+            let (a, b) = (mk(Source::GraphSecurity, upn), mk(Source::DefenderXdr, upn));
+            let inc = decide(&p, "inc-e", &[&a, &b]);
+            assert!(!inc.planned_actions.is_empty());
+            assert!(
+                inc.planned_actions
+                    .iter()
+                    .all(|a| matches!(a.status, PlanStatus::Skipped(_))),
+                "{upn}"
+            );
+        }
+    }
+
+    #[test]
+    fn blast_radius_trips_to_audit() {
+        let mut p = policy();
+        p.max_actions_per_incident = 3;
+        let mut a = base(
+            Source::GraphSecurity,
+            "g",
+            "TokenTheft",
+            "TokenTheft",
+            "Token theft",
+        );
+        let mut b = base(
+            Source::DefenderXdr,
+            "s",
+            "TokenTheft",
+            "TokenTheft",
+            "Token theft",
+        );
+        for i in 0..3 {
+            let u = user(&format!("u{i}@contoso.com"));
+            a.entities
+                .push(AlertEntity::stated(u.clone(), Role::Compromised));
+            b.entities.push(AlertEntity::stated(u, Role::Compromised));
+        }
+        let inc = decide(&p, "inc-b", &[&a, &b]);
+        assert_eq!(inc.planned_actions.len(), 6);
+        assert!(inc
+            .planned_actions
+            .iter()
+            .all(|a| matches!(&a.status, PlanStatus::Skipped(r) if r.contains("blast"))));
+        assert!(inc.notes.iter().any(|n| n.contains("blast")));
+    }
+
+    #[test]
+    fn partial_incidents_say_so() {
+        let mut a = base(
+            Source::Sentinel,
+            "f",
+            "Fusion",
+            "Fusion",
+            "Multistage attack",
+        );
+        a.coverage = Coverage::Missing;
+        let inc = decide(&policy(), "inc-p", &[&a]);
+        assert!(inc.partial);
+        assert!(inc.notes[0].contains("before concluding there is nothing to contain"));
     }
 }

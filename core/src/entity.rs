@@ -97,9 +97,14 @@ pub enum IdentityRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Resolution {
-    Resolved { rule: IdentityRule, id: String },
+    Resolved {
+        rule: IdentityRule,
+        id: String,
+    },
     /// Nothing usable: no action, flagged for a person.
-    Unresolved { reason: String },
+    Unresolved {
+        reason: String,
+    },
 }
 
 impl UserEntity {
@@ -119,7 +124,9 @@ impl UserEntity {
         } else if let Some(v) = &self.okta_id {
             Some((IdentityRule::OktaId, v.to_string()))
         } else {
-            self.email.as_ref().map(|v| (IdentityRule::Email, v.to_string()))
+            self.email
+                .as_ref()
+                .map(|v| (IdentityRule::Email, v.to_string()))
         };
         match found {
             Some((rule, id)) => Resolution::Resolved { rule, id },
@@ -155,7 +162,9 @@ impl UserEntity {
         if let Some(s) = &self.sid {
             return s.to_string();
         }
-        self.name.clone().unwrap_or_else(|| "(unnamed user)".to_string())
+        self.name
+            .clone()
+            .unwrap_or_else(|| "(unnamed user)".to_string())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -280,7 +289,12 @@ impl AwsPrincipalEntity {
         if arn.is_none() && access_key_id.is_none() {
             return None;
         }
-        Some(Self { arn, kind, access_key_id, account: account.cloned() })
+        Some(Self {
+            arn,
+            kind,
+            access_key_id,
+            account: account.cloned(),
+        })
     }
 
     pub fn label(&self) -> String {
@@ -507,10 +521,18 @@ pub struct AlertEntity {
 impl AlertEntity {
     /// An entity whose role the source did not state; the policy's role table decides.
     pub fn unstated(entity: Entity) -> Self {
-        Self { entity, role: Role::Related, role_from_source: false }
+        Self {
+            entity,
+            role: Role::Related,
+            role_from_source: false,
+        }
     }
     /// An entity whose role the source stated.
     pub fn stated(entity: Entity, role: Role) -> Self {
-        Self { entity, role, role_from_source: true }
+        Self {
+            entity,
+            role,
+            role_from_source: true,
+        }
     }
 }

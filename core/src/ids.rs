@@ -110,7 +110,9 @@ fn looks_like_email(s: &str) -> bool {
     !local.is_empty()
         && !domain.is_empty()
         && !domain.contains('@')
-        && !s.chars().any(|c| c.is_whitespace() || c == '/' || c == '"' || c == '[' || c == ']')
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == '"' || c == '[' || c == ']')
 }
 
 newtype!(
@@ -122,7 +124,10 @@ impl Upn {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let s = unwrap_scalar(raw, "UPN")?;
         if !looks_like_email(&s) {
-            return Err(IdError::Malformed { kind: "UPN", value: s });
+            return Err(IdError::Malformed {
+                kind: "UPN",
+                value: s,
+            });
         }
         Ok(Self(s.to_ascii_lowercase()))
     }
@@ -141,7 +146,10 @@ impl ObjectId {
         let s = unwrap_scalar(raw, "object id")?;
         let s = s.trim_start_matches('{').trim_end_matches('}');
         if !is_guid(s) {
-            return Err(IdError::Malformed { kind: "object id", value: s.to_string() });
+            return Err(IdError::Malformed {
+                kind: "object id",
+                value: s.to_string(),
+            });
         }
         Ok(Self(s.to_ascii_lowercase()))
     }
@@ -155,9 +163,14 @@ impl Sid {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let s = unwrap_scalar(raw, "SID")?.to_ascii_uppercase();
         let ok = s.starts_with("S-1-")
-            && s[4..].split('-').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()));
+            && s[4..]
+                .split('-')
+                .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()));
         if !ok {
-            return Err(IdError::Malformed { kind: "SID", value: s });
+            return Err(IdError::Malformed {
+                kind: "SID",
+                value: s,
+            });
         }
         Ok(Self(s))
     }
@@ -171,7 +184,10 @@ impl SamAccount {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let s = unwrap_scalar(raw, "DOMAIN\\sam")?;
         let Some((domain, sam)) = s.split_once('\\') else {
-            return Err(IdError::Malformed { kind: "DOMAIN\\sam", value: s });
+            return Err(IdError::Malformed {
+                kind: "DOMAIN\\sam",
+                value: s,
+            });
         };
         Self::from_parts(domain, sam)
     }
@@ -184,7 +200,11 @@ impl SamAccount {
                 value: format!("{domain}\\{sam}"),
             });
         }
-        Ok(Self(format!("{}\\{}", domain.to_ascii_uppercase(), sam.to_ascii_uppercase())))
+        Ok(Self(format!(
+            "{}\\{}",
+            domain.to_ascii_uppercase(),
+            sam.to_ascii_uppercase()
+        )))
     }
 }
 
@@ -197,7 +217,10 @@ impl OktaId {
         let s = unwrap_scalar(raw, "Okta id")?;
         let ok = s.len() >= 10 && s.len() <= 40 && s.bytes().all(|c| c.is_ascii_alphanumeric());
         if !ok || s.eq_ignore_ascii_case("unknown") {
-            return Err(IdError::Malformed { kind: "Okta id", value: s });
+            return Err(IdError::Malformed {
+                kind: "Okta id",
+                value: s,
+            });
         }
         Ok(Self(s))
     }
@@ -213,9 +236,14 @@ impl HostName {
         let s = s.trim_end_matches('.').to_string();
         let ok = !s.is_empty()
             && s.len() <= 253
-            && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' || c == b'$');
+            && s.bytes().all(|c| {
+                c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' || c == b'$'
+            });
         if !ok {
-            return Err(IdError::Malformed { kind: "host name", value: s });
+            return Err(IdError::Malformed {
+                kind: "host name",
+                value: s,
+            });
         }
         Ok(Self(s))
     }
@@ -233,7 +261,10 @@ impl MdeDeviceId {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let s = unwrap_scalar(raw, "Defender device id")?.to_ascii_lowercase();
         if s.len() != 40 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return Err(IdError::Malformed { kind: "Defender device id", value: s });
+            return Err(IdError::Malformed {
+                kind: "Defender device id",
+                value: s,
+            });
         }
         Ok(Self(s))
     }
@@ -247,7 +278,10 @@ impl CsAgentId {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let s = unwrap_scalar(raw, "CrowdStrike agent id")?.to_ascii_lowercase();
         if s.len() != 32 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return Err(IdError::Malformed { kind: "CrowdStrike agent id", value: s });
+            return Err(IdError::Malformed {
+                kind: "CrowdStrike agent id",
+                value: s,
+            });
         }
         Ok(Self(s))
     }
@@ -261,11 +295,15 @@ newtype!(
 impl CloudResourceId {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let s = unwrap_scalar(raw, "cloud resource id")?;
-        let ok = (s.starts_with("i-") && s.len() > 2 && s[2..].bytes().all(|c| c.is_ascii_hexdigit()))
-            || s.starts_with("arn:")
-            || s.starts_with("/subscriptions/");
+        let ok =
+            (s.starts_with("i-") && s.len() > 2 && s[2..].bytes().all(|c| c.is_ascii_hexdigit()))
+                || s.starts_with("arn:")
+                || s.starts_with("/subscriptions/");
         if !ok {
-            return Err(IdError::Malformed { kind: "cloud resource id", value: s });
+            return Err(IdError::Malformed {
+                kind: "cloud resource id",
+                value: s,
+            });
         }
         if s.starts_with("/subscriptions/") {
             return Ok(Self(s.to_ascii_lowercase()));
@@ -282,7 +320,10 @@ impl AwsAccountId {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let s = unwrap_scalar(raw, "AWS account id")?;
         if s.len() != 12 || !s.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(IdError::Malformed { kind: "AWS account id", value: s });
+            return Err(IdError::Malformed {
+                kind: "AWS account id",
+                value: s,
+            });
         }
         Ok(Self(s))
     }
@@ -297,10 +338,14 @@ impl AccessKeyId {
         let s = unwrap_scalar(raw, "access key id")?;
         let ok = s.len() >= 16
             && s.len() <= 128
-            && s.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && s.bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
             && s.starts_with('A');
         if !ok {
-            return Err(IdError::Malformed { kind: "access key id", value: s });
+            return Err(IdError::Malformed {
+                kind: "access key id",
+                value: s,
+            });
         }
         Ok(Self(s))
     }
@@ -356,7 +401,10 @@ pub struct AwsArn {
 impl AwsArn {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let arn = unwrap_scalar(raw, "AWS ARN")?;
-        let bad = || IdError::Malformed { kind: "AWS ARN", value: arn.clone() };
+        let bad = || IdError::Malformed {
+            kind: "AWS ARN",
+            value: arn.clone(),
+        };
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         if parts.len() != 6 || parts[0] != "arn" {
             return Err(bad());
@@ -374,9 +422,12 @@ impl AwsArn {
             }
         };
         let (kind, name, path, session_name) = match (service, rtype) {
-            ("iam", "root") if rest.is_empty() => {
-                (AwsPrincipalKind::Root, "root".to_string(), "/".to_string(), None)
-            }
+            ("iam", "root") if rest.is_empty() => (
+                AwsPrincipalKind::Root,
+                "root".to_string(),
+                "/".to_string(),
+                None,
+            ),
             ("iam", "user") if !rest.is_empty() => {
                 let (path, name) = split_path(rest);
                 (AwsPrincipalKind::IamUser, name, path, None)
@@ -404,11 +455,19 @@ impl AwsArn {
                 } else {
                     AwsPrincipalKind::AssumedRoleSession
                 };
-                (kind, role.to_string(), "/".to_string(), Some(session.to_string()))
+                (
+                    kind,
+                    role.to_string(),
+                    "/".to_string(),
+                    Some(session.to_string()),
+                )
             }
-            ("sts", "federated-user") if !rest.is_empty() => {
-                (AwsPrincipalKind::FederatedUser, rest.to_string(), "/".to_string(), None)
-            }
+            ("sts", "federated-user") if !rest.is_empty() => (
+                AwsPrincipalKind::FederatedUser,
+                rest.to_string(),
+                "/".to_string(),
+                None,
+            ),
             _ => return Err(bad()),
         };
         Ok(Self {
@@ -425,7 +484,9 @@ impl AwsArn {
     /// The IAM role ARN behind an assumed-role session (what a deny policy attaches to).
     pub fn role_arn(&self) -> Option<String> {
         match self.kind {
-            AwsPrincipalKind::Role | AwsPrincipalKind::SsoRole | AwsPrincipalKind::ServiceLinkedRole
+            AwsPrincipalKind::Role
+            | AwsPrincipalKind::SsoRole
+            | AwsPrincipalKind::ServiceLinkedRole
                 if self.session_name.is_none() =>
             {
                 Some(self.arn.clone())
@@ -472,7 +533,10 @@ mod tests {
             "S-1-5-21-1-2-3-1001"
         );
         assert!(Sid::parse("S-1-5-x").is_err());
-        assert_eq!(SamAccount::parse("corp\\jdoe").unwrap().as_str(), "CORP\\JDOE");
+        assert_eq!(
+            SamAccount::parse("corp\\jdoe").unwrap().as_str(),
+            "CORP\\JDOE"
+        );
     }
 
     #[test]
@@ -499,7 +563,10 @@ mod tests {
         let root = AwsArn::parse("arn:aws:iam::123456789012:root").unwrap();
         assert_eq!(root.kind, AwsPrincipalKind::Root);
         let user = AwsArn::parse("arn:aws:iam::123456789012:user/dev/bob").unwrap();
-        assert_eq!((user.kind, user.name.as_str(), user.path.as_str()), (AwsPrincipalKind::IamUser, "bob", "/dev/"));
+        assert_eq!(
+            (user.kind, user.name.as_str(), user.path.as_str()),
+            (AwsPrincipalKind::IamUser, "bob", "/dev/")
+        );
         assert!(AwsArn::parse("arn:aws:s3:::bucket").is_err());
         assert!(AwsArn::parse("arn:aws:iam::12:user/x").is_err());
     }

@@ -11,6 +11,6 @@ pub use entity::{AlertEntity, Entity, EntityKind, Role};
 pub use source::{AlertSource, ParseError};
 pub mod action;
 pub mod correlate;
-pub mod policy;
 pub mod decide;
+pub mod policy;
 pub mod store;

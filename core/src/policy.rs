@@ -200,28 +200,40 @@ impl Policy {
             return invalid(format!("threshold {} must be in (0, 1]", raw.threshold));
         }
         if !(raw.window_hours > 0.0 && raw.window_hours.is_finite()) {
-            return invalid(format!("window_hours {} must be positive", raw.window_hours));
+            return invalid(format!(
+                "window_hours {} must be positive",
+                raw.window_hours
+            ));
         }
         if !(raw.z >= 0.0 && raw.z.is_finite()) {
             return invalid(format!("z {} must be non-negative", raw.z));
         }
-        let default_detector =
-            raw.default_detector.unwrap_or(DefaultPrior { precision: 0.5, weight: 10.0 });
+        let default_detector = raw.default_detector.unwrap_or(DefaultPrior {
+            precision: 0.5,
+            weight: 10.0,
+        });
         let check_prior = |what: &str, p: f64, w: f64| -> Result<(), PolicyError> {
-            if !(0.0..=1.0).contains(&p) || !(w > 0.0 && w.is_finite()) {
+            if !((0.0..=1.0).contains(&p) && w > 0.0 && w.is_finite()) {
                 return Err(PolicyError::Invalid(format!(
                     "{what}: precision {p} must be in [0, 1] and weight {w} positive"
                 )));
             }
             Ok(())
         };
-        check_prior("default_detector", default_detector.precision, default_detector.weight)?;
+        check_prior(
+            "default_detector",
+            default_detector.precision,
+            default_detector.weight,
+        )?;
         for d in &raw.detectors {
             check_prior(&format!("detector {:?}", d.pattern), d.precision, d.weight)?;
         }
         for r in &raw.roles {
             if r.entity != "*" && EntityKind::parse(&r.entity).is_none() {
-                return invalid(format!("role rule names unknown entity kind {:?}", r.entity));
+                return invalid(format!(
+                    "role rule names unknown entity kind {:?}",
+                    r.entity
+                ));
             }
         }
         let a = &raw.actions;
@@ -236,7 +248,9 @@ impl Policy {
         ] {
             for k in kinds.iter() {
                 if !k.is_containment() {
-                    return invalid(format!("actions.{table}: {k} is a reversal, not a containment"));
+                    return invalid(format!(
+                        "actions.{table}: {k} is a reversal, not a containment"
+                    ));
                 }
             }
         }
@@ -284,8 +298,17 @@ impl Policy {
             .iter()
             .find(|d| glob(&d.pattern, &alert.detector_id))
             .map(|d| (d.precision, d.weight, true))
-            .unwrap_or((self.default_detector.precision, self.default_detector.weight, false));
-        Precision { prior, weight, lower_bound: wilson_lower(prior, weight, self.z), configured }
+            .unwrap_or((
+                self.default_detector.precision,
+                self.default_detector.weight,
+                false,
+            ));
+        Precision {
+            prior,
+            weight,
+            lower_bound: wilson_lower(prior, weight, self.z),
+            configured,
+        }
     }
 
     /// The role of an entity of `kind` in `alert`, given what the source stated (if anything).
@@ -307,12 +330,16 @@ impl Policy {
 
     /// Whether an IP is excluded.
     pub fn ip_excluded(&self, ip: IpAddr) -> bool {
-        self.excluded_nets.iter().any(|(net, len)| in_net(ip, *net, *len))
+        self.excluded_nets
+            .iter()
+            .any(|(net, len)| in_net(ip, *net, *len))
     }
 
     /// The first glob in `list` matching any of `names`.
     pub fn matches_any<'a>(list: &'a [String], names: &[&str]) -> Option<&'a str> {
-        list.iter().find(|g| names.iter().any(|n| glob(g, n))).map(String::as_str)
+        list.iter()
+            .find(|g| names.iter().any(|n| glob(g, n)))
+            .map(String::as_str)
     }
 
     /// Whether this source has any role rule (used to tell "unknown alert type" in explanations).
@@ -333,7 +360,10 @@ impl Source {
     pub fn is_microsoft(self) -> bool {
         matches!(
             self,
-            Source::Sentinel | Source::GraphSecurity | Source::DefenderXdr | Source::DefenderEndpoint
+            Source::Sentinel
+                | Source::GraphSecurity
+                | Source::DefenderXdr
+                | Source::DefenderEndpoint
         )
     }
 }
@@ -381,7 +411,10 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 
 fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
     let (addr, len) = match s.split_once('/') {
-        Some((a, l)) => (a.trim().parse::<IpAddr>().ok()?, l.trim().parse::<u8>().ok()?),
+        Some((a, l)) => (
+            a.trim().parse::<IpAddr>().ok()?,
+            l.trim().parse::<u8>().ok()?,
+        ),
         None => {
             let a = s.trim().parse::<IpAddr>().ok()?;
             (a, if a.is_ipv4() { 32 } else { 128 })
@@ -394,11 +427,19 @@ fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
 fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len))
+            };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len))
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,
@@ -411,7 +452,10 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob("guardduty:UnauthorizedAccess:IAMUser/*", "guardduty:unauthorizedaccess:iamuser/TorIPCaller"));
+        assert!(glob(
+            "guardduty:UnauthorizedAccess:IAMUser/*",
+            "guardduty:unauthorizedaccess:iamuser/TorIPCaller"
+        ));
         assert!(glob("*phish*", "Phishing email detected"));
         assert!(!glob("*phish*", "Anonymous IP"));
         assert!(glob("a?c", "abc"));
@@ -443,8 +487,14 @@ mod tests {
 
     #[test]
     fn bad_policies_fail_loudly() {
-        assert!(matches!(Policy::from_toml("threshold = 2.0"), Err(PolicyError::Invalid(_))));
-        assert!(matches!(Policy::from_toml("nonsense = 1"), Err(PolicyError::Toml(_))));
+        assert!(matches!(
+            Policy::from_toml("threshold = 2.0"),
+            Err(PolicyError::Invalid(_))
+        ));
+        assert!(matches!(
+            Policy::from_toml("nonsense = 1"),
+            Err(PolicyError::Toml(_))
+        ));
         assert!(matches!(
             Policy::from_toml("[actions]\nentra_user = [\"enable_user\"]"),
             Err(PolicyError::Invalid(_))

@@ -17,7 +17,10 @@ pub enum ParseError {
     Unrecognised { detail: String },
     /// Recognised as `format`, but a required part is missing or malformed.
     #[error("{format}: {detail}")]
-    Invalid { format: &'static str, detail: String },
+    Invalid {
+        format: &'static str,
+        detail: String,
+    },
 }
 
 /// A parser for one family of payloads. Pure: no I/O, no clock.
