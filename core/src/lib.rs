@@ -14,3 +14,4 @@ pub mod correlate;
 pub mod decide;
 pub mod policy;
 pub mod store;
+pub mod engine;

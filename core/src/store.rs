@@ -33,6 +33,14 @@ pub trait AlertStore: Send + Sync {
     /// two concurrent deliveries of the same version store it once (`../shared/cases` C6).
     /// Returns `true` when this call stored it.
     async fn put_alert(&self, alert: &Alert) -> Result<bool, StoreError>;
+    /// [`AlertStore::put_alert`] for many alerts; stores may do it in one transaction.
+    async fn put_alerts(&self, alerts: &[Alert]) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(alerts.len());
+        for a in alerts {
+            out.push(self.put_alert(a).await?);
+        }
+        Ok(out)
+    }
     /// Every stored alert version.
     async fn alerts(&self) -> Result<Vec<Alert>, StoreError>;
     /// Keeps a payload that could not be parsed, with the reason. Returns `true` when new.
