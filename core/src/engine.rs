@@ -50,7 +50,10 @@ impl Engine {
     pub async fn ingest(&self, alerts: &[Alert]) -> Result<Ingested, StoreError> {
         let stored = self.stores.alerts.put_alerts(alerts).await?;
         let new = stored.iter().filter(|s| **s).count();
-        Ok(Ingested { stored: new, duplicates: alerts.len() - new })
+        Ok(Ingested {
+            stored: new,
+            duplicates: alerts.len() - new,
+        })
     }
 
     /// Correlates every stored alert, decides each incident and records the result. Running it

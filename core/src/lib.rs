@@ -12,6 +12,11 @@ pub use source::{AlertSource, ParseError};
 pub mod action;
 pub mod correlate;
 pub mod decide;
-pub mod policy;
-pub mod store;
 pub mod engine;
+pub mod execute;
+#[cfg(test)]
+mod execute_tests;
+pub mod ledger;
+pub mod policy;
+pub mod respond;
+pub mod store;
