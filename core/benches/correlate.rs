@@ -16,7 +16,7 @@ fn alert(i: usize, user: usize, hour: i64) -> Alert {
         .single();
     let upn = Upn::parse(&format!("user{user}@corp.example")).ok();
     Alert {
-        source: if i % 2 == 0 {
+        source: if i.is_multiple_of(2) {
             Source::GuardDuty
         } else {
             Source::Okta

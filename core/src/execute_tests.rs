@@ -388,7 +388,7 @@ fn undo_keeps_a_control_another_incident_relies_on() {
     let ra = fold(&block_on(ledger.history(&a.id)).unwrap()).unwrap();
     // Undo of b leaves as found (it changed nothing); undo of a while b... b is a no-op, so a is
     // the one in force: undoing b must not enable the user.
-    block_on(ex.undo(&b.id, "analyst", &[ra.clone()])).unwrap();
+    block_on(ex.undo(&b.id, "analyst", std::slice::from_ref(&ra))).unwrap();
     assert!(!*r.enabled.lock().unwrap());
     // A third incident's applied control keeps a's undo from lifting it.
     let mut other = ra.clone();
