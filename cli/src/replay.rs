@@ -93,23 +93,24 @@ pub async fn replay(
                 reason: format!("cannot read: {e}"),
             }),
             Ok(bytes) => {
-                for rec in cordon_siem::parse_file(&bytes) {
+                for rec in cordon_siem::parse_bytes(&bytes) {
                     records += 1;
-                    match rec.outcome {
+                    match rec.result {
                         Ok(mut parsed) => alerts.append(&mut parsed),
                         Err(err) => {
+                            let position = (!rec.origin.is_empty()).then_some(rec.origin);
                             let q = Quarantined {
-                                origin: match &rec.position {
-                                    Some(p) => format!("{shown}#{p}"),
+                                origin: match &position {
+                                    Some(p) => format!("{shown} {p}"),
                                     None => shown.clone(),
                                 },
                                 reason: err.to_string(),
-                                payload: rec.raw.into_owned(),
+                                payload: quarantine_payload(&bytes),
                             };
                             engine.stores.alerts.quarantine(&q).await?;
                             quarantined.push(QuarantineReport {
                                 file: shown.clone(),
-                                record: rec.position,
+                                record: position,
                                 reason: q.reason,
                             });
                         }
@@ -137,6 +138,18 @@ pub async fn replay(
         threshold,
         incidents: correlated.incidents,
     })
+}
+
+/// The payload kept with a quarantine entry: the file as received, up to 1 MiB (the file itself
+/// stays where it was; the entry says which it is).
+fn quarantine_payload(bytes: &[u8]) -> String {
+    const MAX: usize = 1 << 20;
+    let cut = &bytes[..bytes.len().min(MAX)];
+    let mut s = String::from_utf8_lossy(cut).into_owned();
+    if bytes.len() > MAX {
+        s.push_str(&format!("\n… ({} bytes more)", bytes.len() - MAX));
+    }
+    s
 }
 
 fn progress(len: usize) -> ProgressBar {

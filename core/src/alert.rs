@@ -175,7 +175,7 @@ impl Alert {
     pub fn dedup_key(&self) -> String {
         let updated = self
             .source_updated
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
             .unwrap_or_else(|| "-".to_string());
         let mut h = Sha256::new();
         h.update(self.source.as_str().as_bytes());

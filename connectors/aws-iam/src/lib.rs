@@ -1,0 +1,1 @@
+//! aws-iam responder (in progress).

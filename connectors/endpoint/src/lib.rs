@@ -1,0 +1,1 @@
+//! endpoint responder (in progress).

@@ -1,0 +1,1 @@
+//! entra responder (in progress).

@@ -1,0 +1,1 @@
+//! okta responder (in progress).
