@@ -23,12 +23,9 @@ pub(crate) fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
-}
-
-/// Exact-key lookup only (for recognition, where cheapness matters).
-pub(crate) fn has(v: &Value, key: &str) -> bool {
-    v.as_object().is_some_and(|o| o.contains_key(key))
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
 }
 
 /// A path of keys, each matched as in [`get`].
@@ -85,27 +82,24 @@ pub(crate) fn bool_of(v: Option<&Value>) -> Option<bool> {
     }
 }
 
-/// An array, or a JSON array serialized into a string (`"[\"a\",\"b\"]"`), as owned values.
-pub(crate) fn array_or_json_string(v: Option<&Value>) -> Vec<Value> {
-    match v {
-        Some(Value::Array(a)) => a.clone(),
-        Some(Value::String(s)) if s.trim_start().starts_with('[') => {
-            serde_json::from_str::<Vec<Value>>(s).unwrap_or_default()
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// String items of an array, a JSON-array string or a comma-separated string.
 pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Array(a)) => a.iter().filter_map(|x| str_of(Some(x))).map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| str_of(Some(x)))
+            .map(str::to_string)
+            .collect(),
         Some(Value::String(s)) => {
             let t = s.trim();
             if t.starts_with('[') {
                 return string_list(serde_json::from_str::<Value>(t).ok().as_ref());
             }
-            t.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect()
+            t.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
         }
         _ => Vec::new(),
     }
@@ -141,7 +135,11 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(&t) {
         return Some(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(&t, fmt) {
             return Some(Utc.from_utc_datetime(&n));
         }
@@ -170,7 +168,9 @@ fn epoch(x: f64) -> Option<DateTime<Utc>> {
 /// Medium to 50; Security Hub `Normalized`).
 pub(crate) fn severity_of(v: Option<&Value>) -> Option<Severity> {
     match v? {
-        Value::String(s) => Severity::parse(s).or_else(|| s.trim().parse::<f64>().ok().map(severity_0_100)),
+        Value::String(s) => {
+            Severity::parse(s).or_else(|| s.trim().parse::<f64>().ok().map(severity_0_100))
+        }
         Value::Number(n) => n.as_f64().map(severity_0_100),
         _ => None,
     }
@@ -254,9 +254,15 @@ pub(crate) fn techniques_in(s: &str, out: &mut Vec<String>) {
     let mut i = 0;
     while i + 5 <= b.len() {
         let boundary = i == 0 || !b[i - 1].is_ascii_alphanumeric();
-        if boundary && (b[i] == b'T' || b[i] == b't') && b[i + 1..i + 5].iter().all(u8::is_ascii_digit) {
+        if boundary
+            && (b[i] == b'T' || b[i] == b't')
+            && b[i + 1..i + 5].iter().all(u8::is_ascii_digit)
+        {
             let mut end = i + 5;
-            if end + 4 <= b.len() && b[end] == b'.' && b[end + 1..end + 4].iter().all(u8::is_ascii_digit) {
+            if end + 4 <= b.len()
+                && b[end] == b'.'
+                && b[end + 1..end + 4].iter().all(u8::is_ascii_digit)
+            {
                 end += 4;
             }
             if end == b.len() || !b[end].is_ascii_alphanumeric() {
@@ -313,7 +319,19 @@ pub(crate) fn user_from(p: &AccountParts<'_>) -> Option<UserEntity> {
         display_name: p.display_name.map(str::to_string),
         ..UserEntity::default()
     };
-    let name = p.name.and_then(|n| cordon_core::ids::unwrap_scalar(n, "account name").ok());
+    let name = match p
+        .name
+        .map(|n| cordon_core::ids::unwrap_scalar(n, "account name"))
+    {
+        Some(Ok(n)) => Some(n),
+        // Several values in one name: no identity is picked, but the account stays visible
+        // (unresolved, for a person to look at) instead of vanishing.
+        Some(Err(cordon_core::ids::IdError::Several { .. })) => {
+            u.name = p.name.map(|n| n.trim().to_string());
+            None
+        }
+        _ => None,
+    };
     u.upn = p.upn.and_then(|s| Upn::parse(s).ok());
     if u.upn.is_none() {
         if let Some(n) = name.as_deref() {
@@ -362,7 +380,10 @@ pub(crate) fn ip_entity(s: &str) -> Option<Entity> {
 }
 
 pub(crate) fn context(kind: ContextKind, value: &str) -> Entity {
-    Entity::Context { kind, value: value.to_string() }
+    Entity::Context {
+        kind,
+        value: value.to_string(),
+    }
 }
 
 /// Removes repeated mentions of one entity, keeping the first (the stated role, if any, wins
@@ -393,19 +414,87 @@ pub(crate) fn stable_hash(v: &Value) -> String {
 /// (`${role_name}`), with where it was. Used on identity-bearing parts of a payload only, so a
 /// command line holding `${jndi:…}` in an alert is never mistaken for a template.
 pub(crate) fn placeholder(v: &Value, at: &str) -> Option<(String, String)> {
+    // Cheap scan first (no allocation); the path is only built for a payload that has one.
+    if !has_dollar_brace(v, 0) {
+        return None;
+    }
+    placeholder_at(v, at)
+}
+
+fn has_dollar_brace(v: &Value, depth: usize) -> bool {
+    match v {
+        Value::String(s) => s.contains("${"),
+        Value::Object(o) if depth < 64 => o.values().any(|x| has_dollar_brace(x, depth + 1)),
+        Value::Array(a) if depth < 64 => a.iter().any(|x| has_dollar_brace(x, depth + 1)),
+        _ => false,
+    }
+}
+
+fn placeholder_at(v: &Value, at: &str) -> Option<(String, String)> {
+    if at.len() > 4096 {
+        return None; // absurdly deep: not a template a person wrote
+    }
     match v {
         Value::String(s) => {
             let start = s.find("${")?;
             let rest = &s[start + 2..];
             let end = rest.find('}')?;
             let name = &rest[..end];
-            let ident = !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+            let ident =
+                !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
             ident.then(|| (at.to_string(), format!("${{{name}}}")))
         }
-        Value::Object(o) => o.iter().find_map(|(k, x)| placeholder(x, &format!("{at}.{k}"))),
-        Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| placeholder(x, &format!("{at}[{i}]"))),
+        Value::Object(o) => o
+            .iter()
+            .find_map(|(k, x)| placeholder_at(x, &format!("{at}.{k}"))),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| placeholder_at(x, &format!("{at}[{i}]"))),
         _ => None,
     }
+}
+
+/// A blank alert to fill in; coverage is decided by [`finish`] unless the parser set it.
+pub(crate) fn blank(source: cordon_core::Source, source_id: String) -> cordon_core::Alert {
+    cordon_core::Alert {
+        source,
+        source_id,
+        source_updated: None,
+        detector_id: String::new(),
+        detector_name: String::new(),
+        alert_type: String::new(),
+        title: String::new(),
+        severity: Severity::Medium,
+        tactics: Vec::new(),
+        techniques: Vec::new(),
+        first_activity: None,
+        last_activity: None,
+        entities: Vec::new(),
+        coverage: cordon_core::Coverage::Complete,
+        tenant: None,
+        parent_incident: None,
+    }
+}
+
+/// Deduplicates the entities and marks an alert without any as `Coverage::Missing`
+/// (`../shared/cases` C3: never "nothing to contain").
+pub(crate) fn finish(mut a: cordon_core::Alert) -> cordon_core::Alert {
+    a.entities = dedup(std::mem::take(&mut a.entities));
+    if a.entities.is_empty() {
+        a.coverage = cordon_core::Coverage::Missing;
+    }
+    if a.title.is_empty() {
+        a.title = if a.detector_name.is_empty() {
+            a.alert_type.clone()
+        } else {
+            a.detector_name.clone()
+        };
+    }
+    if a.detector_name.is_empty() {
+        a.detector_name = a.title.clone();
+    }
+    a
 }
 
 #[cfg(test)]
@@ -431,7 +520,10 @@ mod tests {
     #[test]
     fn technique_ids() {
         let mut v = Vec::new();
-        techniques_in("[\"System Binary Proxy Execution (T1218)\",\"Rundll32 (T1218.011)\"] XT1234", &mut v);
+        techniques_in(
+            "[\"System Binary Proxy Execution (T1218)\",\"Rundll32 (T1218.011)\"] XT1234",
+            &mut v,
+        );
         assert_eq!(v, ["T1218", "T1218.011"]);
     }
 
