@@ -14,11 +14,14 @@ pub enum Source {
     GraphSecurity,
     DefenderXdr,
     DefenderEndpoint,
+    #[serde(rename = "guardduty")]
     GuardDuty,
+    #[serde(rename = "securityhub")]
     SecurityHub,
     Okta,
     Splunk,
     Chronicle,
+    #[serde(rename = "sumologic")]
     SumoLogic,
     Webhook,
 }
@@ -54,6 +57,16 @@ impl Source {
     }
     pub fn parse(s: &str) -> Option<Self> {
         Source::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serde_names_are_the_display_names() {
+        for s in super::Source::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 }
 

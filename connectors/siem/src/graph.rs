@@ -290,7 +290,16 @@ fn graph_alert(v: &Value, parent: Option<&str>) -> Result<Alert, ParseError> {
     a.source_updated =
         time_of(get(v, "lastUpdateDateTime")).or_else(|| time_of(get(v, "createdDateTime")));
     a.title = gs(v, "title").unwrap_or("").to_string();
-    a.detector_id = detector(Source::GraphSecurity, gs(v, "detectorId"), &a.title);
+    // The service that raised it (Defender for Endpoint, for Identity, Entra ID Protection…) is
+    // what a detector's precision depends on most; the detector id within it is stable.
+    a.detector_id = match gs(v, "serviceSource") {
+        Some(service) => format!(
+            "{}:{service}/{}",
+            Source::GraphSecurity.as_str(),
+            gs(v, "detectorId").unwrap_or(&a.title)
+        ),
+        None => detector(Source::GraphSecurity, gs(v, "detectorId"), &a.title),
+    };
     a.alert_type = a.title.clone();
     a.severity = severity_of(get(v, "severity")).unwrap_or(Severity::Medium);
     if let Some(t) = gs(v, "category").and_then(tactic) {

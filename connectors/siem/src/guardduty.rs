@@ -175,8 +175,19 @@ fn parse_finding(f: &Value) -> Result<Alert, ParseError> {
     if let Some(akd) = get(resource, "accessKeyDetails") {
         let key = gs(akd, "accessKeyId").and_then(|k| AccessKeyId::parse(k).ok());
         let user_type = gs(akd, "userType").unwrap_or("");
+        // For an assumed role GuardDuty puts the role name in userName and
+        // `<role id>:<session name>` in principalId; the session name (for IAM Identity Center
+        // the person's e-mail) is what links it to the person.
+        let session = gs(akd, "principalId")
+            .and_then(|p| p.split_once(':'))
+            .map(|(_, s)| s)
+            .filter(|s| !s.is_empty());
+        let user_name = match (user_type.eq_ignore_ascii_case("AssumedRole"), gs(akd, "userName"), session) {
+            (true, Some(role), Some(session)) if !role.contains('/') => Some(format!("{role}/{session}")),
+            (_, name, _) => name.map(str::to_string),
+        };
         if let Some(p) =
-            AwsPrincipalEntity::from_parts(user_type, gs(akd, "userName"), account.as_ref(), key)
+            AwsPrincipalEntity::from_parts(user_type, user_name.as_deref(), account.as_ref(), key)
         {
             a.entities.push(AlertEntity::stated(
                 Entity::AwsPrincipal(p),

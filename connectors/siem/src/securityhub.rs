@@ -200,7 +200,10 @@ fn parse_finding(f: &Value) -> Result<Alert, ParseError> {
     let account = account_raw.and_then(|s| AwsAccountId::parse(s).ok());
     a.tenant = account_raw.map(str::to_string);
 
-    let gd_role = gs(pf, "resourceRole").map(str::to_ascii_uppercase);
+    // Older findings say `resourceRole`; current ones `aws/guardduty/service/resourceRole`.
+    let gd_role = gs(pf, "resourceRole")
+        .or_else(|| gs(pf, "aws/guardduty/service/resourceRole"))
+        .map(str::to_ascii_uppercase);
     let resources = f
         .get("Resources")
         .and_then(Value::as_array)
