@@ -276,8 +276,14 @@ fn guardduty_envelope_without_detail_type_still_parses() {
         p.0.access_key_id.as_ref().map(|k| k.as_str()),
         Some("ASIAQWERTYUIOPASDFGH")
     );
+    // The session (from principalId) is kept; containment acts on its role.
+    let arn = p.0.arn.as_ref().expect("arn");
     assert_eq!(
-        p.0.arn.as_ref().map(|x| x.arn.as_str()),
+        arn.arn,
+        "arn:aws:sts::123456789012:assumed-role/web-app-role/i-0abc123def4567890"
+    );
+    assert_eq!(
+        arn.role_arn().as_deref(),
         Some("arn:aws:iam::123456789012:role/web-app-role")
     );
     assert_eq!(p.1, Role::Compromised);
