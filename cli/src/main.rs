@@ -1,5 +1,7 @@
 //! `cordon`: the one-machine shape of Cordon, on an embedded store.
 
+mod connectors;
+mod enforce;
 mod render;
 mod replay;
 
@@ -19,6 +21,12 @@ enum Command {
     /// Parse alert payloads (files or folders; JSON, NDJSON or JSON arrays), correlate them into
     /// incidents and show what Cordon would contain, and why.
     Replay(replay::Args),
+    /// List the action ledger: every action, its state before, its outcome and its reversal.
+    Actions(enforce::ActionsArgs),
+    /// Undo an action: restores the state found before it, through the same connector.
+    Undo(enforce::UndoArgs),
+    /// Check each configured connector's credentials and the permissions its actions need.
+    Doctor(enforce::DoctorArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +41,9 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Replay(args) => replay::run(args).await,
+            Command::Actions(args) => enforce::actions(args).await,
+            Command::Undo(args) => enforce::undo(args).await,
+            Command::Doctor(args) => enforce::doctor(args).await,
         }
     });
     match result {

@@ -40,6 +40,20 @@ pub fn human(r: &Report) -> String {
     for inc in &r.incidents {
         incident(&mut s, inc);
     }
+    if !r.executed.is_empty() {
+        let _ = writeln!(s, "\nExecuted ({}), as the ledger records them:", r.executed.len());
+        for l in &r.executed {
+            let _ = writeln!(
+                s,
+                "  {} {:<13} {:<22} {}{}",
+                l.id,
+                format!("{:?}", l.status).to_lowercase(),
+                l.kind,
+                l.target,
+                if l.detail.is_empty() { String::new() } else { format!("  — {}", l.detail) }
+            );
+        }
+    }
     if !r.quarantined.is_empty() {
         let _ = writeln!(s, "\nQuarantined ({}), kept with the reason:", r.quarantined.len());
         for q in &r.quarantined {

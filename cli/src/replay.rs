@@ -23,6 +23,14 @@ pub struct Args {
     /// Disruption policy file (default: the built-in policy/default.toml).
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// Execute the planned actions through the configured connectors (the policy's default
+    /// mode becomes enforce; per-action `[modes]` overrides still apply). Needs `--db`, so the
+    /// ledger and undo outlive the run.
+    #[arg(long)]
+    enforce: bool,
+    /// Connector configuration (default: cordon.toml if present, else $CORDON_CONFIG).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 /// One quarantined payload, as reported.
@@ -50,22 +58,42 @@ pub struct Report {
     pub mode: cordon_core::action::Mode,
     pub threshold: f64,
     pub incidents: Vec<cordon_core::decide::Incident>,
+    /// In enforce mode: what happened to each action, as the ledger records it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub executed: Vec<crate::enforce::ActionLine>,
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let policy = crate::load_policy(args.policy.as_ref())?;
+    let mut policy = crate::load_policy(args.policy.as_ref())?;
+    if args.enforce {
+        if args.db.is_none() {
+            anyhow::bail!("--enforce needs --db FILE: the action ledger (and undo) must outlive the run");
+        }
+        policy.mode = cordon_core::action::Mode::Enforce;
+    }
+    let config = crate::connectors::Config::load(args.config.as_deref())?;
     let store = Arc::new(match &args.db {
         Some(p) => SqliteStore::open(p).with_context(|| format!("opening store {}", p.display()))?,
         None => SqliteStore::in_memory().context("opening in-memory store")?,
     });
     let files = collect_files(&args.paths)?;
-    let report = replay(policy, store, &files).await?;
+    let mut report = replay(policy, store.clone(), &files).await?;
+    if policy_enforces(&report) {
+        let ex = crate::enforce::executor(store, &config)?;
+        let planned: Vec<_> = report.incidents.iter().flat_map(|i| i.planned_actions.iter().cloned()).collect();
+        let records = crate::enforce::execute_all(&ex, &planned).await?;
+        report.executed = records.iter().map(crate::enforce::describe).collect();
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", crate::render::human(&report));
     }
     Ok(())
+}
+
+fn policy_enforces(r: &Report) -> bool {
+    r.incidents.iter().flat_map(|i| &i.planned_actions).any(cordon_core::ledger::runnable)
 }
 
 /// Replays `files` into the store and correlates everything the store holds.
@@ -137,6 +165,7 @@ pub async fn replay(
         mode,
         threshold,
         incidents: correlated.incidents,
+        executed: Vec::new(),
     })
 }
 

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Orders the suite holds stores to: alerts and quarantine in the order they were stored,
-//! incidents by id, planned actions by the time they were stored (ties by idempotency key).
+//! incidents by id, planned actions by the time they were stored (ties by idempotency key),
+//! ledger entries by sequence number (the order they were appended, whatever their times).
 
 use chrono::{DateTime, Duration, Utc};
 use cordon_core::action::{ActionKind, Mode, PlanStatus, PlannedAction, Target, TargetKind};
@@ -26,8 +27,13 @@ use cordon_core::entity::{
 use cordon_core::ids::{
     AccessKeyId, AwsArn, CloudResourceId, HostName, MdeDeviceId, ObjectId, OktaId, Upn,
 };
+use cordon_core::ledger::{
+    current, fold, ActionLedger, ActionStatus, LedgerEntry, LedgerEvent, Step,
+};
 use cordon_core::policy::{Policy, DEFAULT_POLICY};
+use cordon_core::respond::{Done, Failure, TargetState, Verification};
 use cordon_core::store::{ActionPlanStore, AlertStore, IncidentStore, StoreError, Written};
+use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
@@ -39,12 +45,13 @@ const RACERS: usize = 16;
 /// Every check of every port.
 pub async fn run_all<S, F>(make: F)
 where
-    S: AlertStore + IncidentStore + ActionPlanStore + 'static,
+    S: AlertStore + IncidentStore + ActionPlanStore + ActionLedger + 'static,
     F: Fn() -> S,
 {
     alert_store(&make).await;
     incident_store(&make).await;
     action_plan_store(&make).await;
+    action_ledger(&make).await;
 }
 
 /// The [`AlertStore`] contract: dedup on (source, id, update time), conditional writes under
@@ -70,6 +77,19 @@ pub async fn action_plan_store<S: ActionPlanStore + 'static>(make: impl Fn() -> 
     planned_action_is_stored_once_per_key(make()).await;
     planned_actions_round_trip_in_stored_order(make()).await;
     concurrent_put_planned_stores_once(make()).await;
+}
+
+/// The [`ActionLedger`] contract: one record per idempotency key (under concurrency too),
+/// increasing sequence numbers, per-action histories in order, lossless round trips of every
+/// event, and histories that fold to the status the executor relies on.
+pub async fn action_ledger<S: ActionLedger + 'static>(make: impl Fn() -> S) {
+    record_is_once_per_key(make()).await;
+    concurrent_record_records_once(make()).await;
+    append_numbers_entries_in_order(make()).await;
+    concurrent_appends_get_distinct_numbers(make()).await;
+    history_is_one_actions_entries_in_order(make()).await;
+    a_typical_history_folds_to_its_status(make()).await;
+    every_event_round_trips(make()).await;
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -400,6 +420,648 @@ async fn concurrent_put_planned_stores_once<S: ActionPlanStore + 'static>(store:
         1,
         "{RACERS} concurrent plans of one action must store it exactly once: {stored:?}"
     );
+}
+
+// ----------------------------------------------------------------------------------------------
+// Action ledger
+// ----------------------------------------------------------------------------------------------
+
+async fn record_is_once_per_key<S: ActionLedger>(store: S) {
+    let a = planned_actions().remove(0);
+    let t0 = at("2024-05-02T09:30:00.123456789Z");
+    assert_eq!(
+        ok(store.by_key(&a.idempotency_key).await, "by_key"),
+        None,
+        "a fresh ledger knows the key"
+    );
+    assert!(
+        ok(store.record(&a, t0).await, "record"),
+        "a new action must be recorded"
+    );
+    assert!(
+        !ok(store.record(&a, t0 + Duration::seconds(1)).await, "record"),
+        "recording the same action twice must return false the second time"
+    );
+    // A retry that re-plans with another status or mode is still the same action.
+    let mut replanned = a.clone();
+    replanned.status = PlanStatus::Skipped("blast-radius limit".into());
+    replanned.mode = Mode::Enforce;
+    assert!(
+        !ok(store.record(&replanned, t0).await, "record"),
+        "an action with a recorded idempotency key must not be recorded again"
+    );
+    assert_eq!(
+        ok(store.by_key(&a.idempotency_key).await, "by_key"),
+        Some(a.id.clone()),
+        "by_key must give the recorded action's id"
+    );
+    assert_eq!(
+        ok(
+            store.by_key("inc-0001|disable_user|EntraUser:nobody").await,
+            "by_key"
+        ),
+        None
+    );
+    let history = ok(store.history(&a.id).await, "history");
+    assert_eq!(
+        history.len(),
+        1,
+        "a second record must not append a second Recorded event: {history:?}"
+    );
+    assert_eq!(history[0].action_id, a.id);
+    assert_eq!(
+        history[0].at, t0,
+        "the Recorded event carries the record time"
+    );
+    assert_eq!(
+        history[0].event,
+        LedgerEvent::Recorded { action: a.clone() },
+        "the first plan must stand"
+    );
+    assert_eq!(ok(store.entries().await, "entries"), history);
+    let folded = fold(&history).expect("a recorded action folds");
+    assert_eq!(folded.status, ActionStatus::Recorded);
+    assert_eq!((folded.created_at, folded.updated_at), (t0, t0));
+}
+
+async fn concurrent_record_records_once<S: ActionLedger + 'static>(store: S) {
+    let a = planned_actions().remove(0);
+    let t0 = at("2024-05-02T09:30:00Z");
+    let store = Arc::new(store);
+    let recorded = {
+        let a = a.clone();
+        race(store.clone(), move |s| {
+            let a = a.clone();
+            async move { ok(s.record(&a, t0).await, "record") }
+        })
+        .await
+    };
+    assert_eq!(
+        recorded.iter().filter(|&&r| r).count(),
+        1,
+        "{RACERS} concurrent records of one action must record it exactly once: {recorded:?}"
+    );
+    let history = ok(store.history(&a.id).await, "history");
+    assert_eq!(
+        history.iter().map(|e| &e.event).collect::<Vec<_>>(),
+        vec![&LedgerEvent::Recorded { action: a.clone() }],
+        "exactly one Recorded event after a race"
+    );
+    assert_eq!(
+        ok(store.by_key(&a.idempotency_key).await, "by_key"),
+        Some(a.id)
+    );
+}
+
+async fn append_numbers_entries_in_order<S: ActionLedger>(store: S) {
+    let plans = planned_actions();
+    let (a, b) = (&plans[0], &plans[1]);
+    let t0 = at("2024-05-02T09:30:00Z");
+    assert!(ok(store.record(a, t0).await, "record"));
+    assert!(ok(store.record(b, t0).await, "record"));
+    let steps = [
+        (
+            a,
+            LedgerEvent::Attempt {
+                step: Step::Capture,
+                attempt: 1,
+            },
+        ),
+        (b, LedgerEvent::Audited),
+        (
+            a,
+            LedgerEvent::Captured {
+                prior: target_state(),
+            },
+        ),
+        (
+            a,
+            LedgerEvent::Attempt {
+                step: Step::Apply,
+                attempt: 1,
+            },
+        ),
+        (
+            b,
+            LedgerEvent::Skipped {
+                reason: "excluded".into(),
+            },
+        ),
+    ];
+    let mut seqs = Vec::new();
+    for (i, (action, event)) in steps.iter().enumerate() {
+        let when = t0 + Duration::seconds(i as i64 + 1);
+        seqs.push(ok(store.append(&action.id, event, when).await, "append"));
+    }
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "append must return increasing sequence numbers: {seqs:?}"
+    );
+    let all = ok(store.entries().await, "entries");
+    assert_eq!(
+        all.len(),
+        2 + steps.len(),
+        "entries() lost or invented entries: {all:?}"
+    );
+    assert!(
+        all.windows(2).all(|w| w[0].seq < w[1].seq),
+        "entries() must be in sequence order: {all:?}"
+    );
+    let appended: Vec<(u64, &str, &LedgerEvent)> = all[2..]
+        .iter()
+        .map(|e| (e.seq, e.action_id.as_str(), &e.event))
+        .collect();
+    let want: Vec<(u64, &str, &LedgerEvent)> = seqs
+        .iter()
+        .zip(&steps)
+        .map(|(&seq, (action, event))| (seq, action.id.as_str(), event))
+        .collect();
+    assert_eq!(
+        appended, want,
+        "each appended entry must be stored under the sequence number append returned"
+    );
+    assert!(
+        all[1].seq < seqs[0],
+        "the Recorded entries come before what was appended after them"
+    );
+}
+
+async fn concurrent_appends_get_distinct_numbers<S: ActionLedger + 'static>(store: S) {
+    let a = planned_actions().remove(0);
+    let t0 = at("2024-05-02T09:30:00Z");
+    assert!(ok(store.record(&a, t0).await, "record"));
+    let store = Arc::new(store);
+    let seqs = {
+        let id = a.id.clone();
+        race(store.clone(), move |s| {
+            let id = id.clone();
+            async move {
+                let event = LedgerEvent::Attempt {
+                    step: Step::Verify,
+                    attempt: 1,
+                };
+                ok(s.append(&id, &event, t0).await, "append")
+            }
+        })
+        .await
+    };
+    let distinct: BTreeSet<u64> = seqs.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        RACERS,
+        "{RACERS} concurrent appends must get distinct sequence numbers: {seqs:?}"
+    );
+    let history = ok(store.history(&a.id).await, "history");
+    assert_eq!(history.len(), RACERS + 1, "appends lost under concurrency");
+    let stored: BTreeSet<u64> = history[1..].iter().map(|e| e.seq).collect();
+    assert_eq!(
+        stored, distinct,
+        "the stored entries must carry the sequence numbers append returned"
+    );
+}
+
+async fn history_is_one_actions_entries_in_order<S: ActionLedger>(store: S) {
+    let plans = planned_actions();
+    let (a, b) = (&plans[0], &plans[2]);
+    // Times run backwards: the ledger's order is the order of appends, not of clocks.
+    let t = |n: i64| at("2024-05-02T10:00:00.000000001Z") - Duration::milliseconds(n);
+    assert!(ok(store.record(a, t(1)).await, "record"));
+    assert!(ok(store.record(b, t(2)).await, "record"));
+    let a_events = [
+        LedgerEvent::Attempt {
+            step: Step::Capture,
+            attempt: 1,
+        },
+        LedgerEvent::Captured {
+            prior: target_state(),
+        },
+        LedgerEvent::Attempt {
+            step: Step::Apply,
+            attempt: 1,
+        },
+    ];
+    let b_events = [
+        LedgerEvent::Escalated {
+            reason: "privileged target class".into(),
+        },
+        LedgerEvent::UndoRequested {
+            by: "analyst@contoso.com".into(),
+        },
+    ];
+    ok(store.append(&a.id, &a_events[0], t(3)).await, "append");
+    ok(store.append(&b.id, &b_events[0], t(4)).await, "append");
+    ok(store.append(&a.id, &a_events[1], t(5)).await, "append");
+    ok(store.append(&b.id, &b_events[1], t(6)).await, "append");
+    ok(store.append(&a.id, &a_events[2], t(7)).await, "append");
+
+    let history = ok(store.history(&a.id).await, "history");
+    assert!(
+        history.iter().all(|e| e.action_id == a.id),
+        "history() must hold only that action's entries: {history:?}"
+    );
+    assert!(
+        history.windows(2).all(|w| w[0].seq < w[1].seq),
+        "history() must be in sequence order: {history:?}"
+    );
+    let mut want = vec![LedgerEvent::Recorded { action: a.clone() }];
+    want.extend(a_events.iter().cloned());
+    assert_eq!(
+        history.iter().map(|e| e.event.clone()).collect::<Vec<_>>(),
+        want,
+        "history() must give the action's events in the order appended"
+    );
+    assert_eq!(
+        history.iter().map(|e| e.at).collect::<Vec<_>>(),
+        vec![t(1), t(3), t(5), t(7)]
+    );
+    let other = ok(store.history(&b.id).await, "history");
+    assert_eq!(
+        other.iter().map(|e| e.event.clone()).collect::<Vec<_>>(),
+        [
+            vec![LedgerEvent::Recorded { action: b.clone() }],
+            b_events.to_vec()
+        ]
+        .concat()
+    );
+    assert_eq!(
+        ok(store.history("act-0000000000000000").await, "history"),
+        Vec::<LedgerEntry>::new(),
+        "an unknown action has no history"
+    );
+    let all = ok(store.entries().await, "entries");
+    assert_eq!(all.len(), 7);
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+}
+
+async fn a_typical_history_folds_to_its_status<S: ActionLedger>(store: S) {
+    let mut a = planned_actions().remove(0);
+    a.mode = Mode::Enforce;
+    a.status = PlanStatus::Planned;
+    let t0 = at("2024-05-02T09:30:00Z");
+    let t = |n: i64| t0 + Duration::seconds(n);
+    let prior = target_state();
+    let applied = Done::Applied {
+        detail: "accountEnabled set to false".into(),
+        reference: serde_json::json!({"request_id": "7c1e0f4e-2b8e-4d8f-9f0e-0a6f1e2d3c4b"}),
+        reverify_at: Some(t(3600)),
+    };
+    let effective = Verification::Effective {
+        detail: "accountEnabled=false read back".into(),
+    };
+    assert!(ok(store.record(&a, t0).await, "record"));
+    let apply = [
+        LedgerEvent::Attempt {
+            step: Step::Capture,
+            attempt: 1,
+        },
+        LedgerEvent::Captured {
+            prior: prior.clone(),
+        },
+        LedgerEvent::Attempt {
+            step: Step::Apply,
+            attempt: 1,
+        },
+        LedgerEvent::Applied {
+            done: applied.clone(),
+        },
+        LedgerEvent::Attempt {
+            step: Step::Verify,
+            attempt: 1,
+        },
+        LedgerEvent::Verified {
+            verification: effective.clone(),
+        },
+    ];
+    for (i, e) in apply.iter().enumerate() {
+        ok(store.append(&a.id, e, t(i as i64 + 1)).await, "append");
+    }
+    let rec = fold(&ok(store.history(&a.id).await, "history")).expect("fold");
+    assert_eq!(rec.status, ActionStatus::Applied, "{rec:?}");
+    assert_eq!(rec.action, a);
+    assert_eq!(rec.prior.as_ref(), Some(&prior));
+    assert_eq!(rec.applied.as_ref(), Some(&applied));
+    assert_eq!(rec.verification.as_ref(), Some(&effective));
+    assert_eq!((rec.attempts, rec.open_attempt), (1, None));
+    assert_eq!((rec.created_at, rec.updated_at), (t0, t(6)));
+    assert!(rec.in_force());
+
+    let reverted = Done::Applied {
+        detail: "accountEnabled set back to true".into(),
+        reference: serde_json::Value::Null,
+        reverify_at: None,
+    };
+    let undo = [
+        LedgerEvent::UndoRequested {
+            by: "analyst@contoso.com".into(),
+        },
+        LedgerEvent::Attempt {
+            step: Step::Revert,
+            attempt: 1,
+        },
+        LedgerEvent::Reverted {
+            done: reverted.clone(),
+        },
+    ];
+    for (i, e) in undo.iter().enumerate() {
+        ok(store.append(&a.id, e, t(i as i64 + 100)).await, "append");
+    }
+    let history = ok(store.history(&a.id).await, "history");
+    let rec = fold(&history).expect("fold");
+    assert_eq!(rec.status, ActionStatus::Reverted, "{rec:?}");
+    assert_eq!(rec.reverted.as_ref(), Some(&reverted));
+    assert_eq!(
+        rec.prior.as_ref(),
+        Some(&prior),
+        "undo keeps the state found before"
+    );
+    assert_eq!((rec.attempts, rec.updated_at), (2, t(102)));
+    assert!(!rec.in_force());
+    assert_eq!(
+        current(&ok(store.entries().await, "entries")),
+        vec![rec],
+        "current() over the whole ledger must agree with fold() over the history"
+    );
+}
+
+async fn every_event_round_trips<S: ActionLedger>(store: S) {
+    let a = planned_actions().remove(1);
+    let t0 = at("2024-02-29T23:59:59.999999999Z");
+    assert!(ok(store.record(&a, t0).await, "record"));
+    let events = ledger_events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, LedgerEvent::Recorded { .. })),
+        "fixture: Recorded is written by record()"
+    );
+    let mut want = vec![LedgerEntry {
+        seq: 0,
+        action_id: a.id.clone(),
+        at: t0,
+        event: LedgerEvent::Recorded { action: a.clone() },
+    }];
+    for (i, event) in events.into_iter().enumerate() {
+        // Odd times: sub-microsecond, before the epoch, far ahead.
+        let when = match i % 4 {
+            0 => t0 + Duration::nanoseconds(i as i64 * 1_000_003),
+            1 => at("1969-07-20T20:17:40.000000001Z"),
+            2 => at("2999-12-31T23:59:59.5Z"),
+            _ => t0 - Duration::days(400),
+        };
+        let seq = ok(store.append(&a.id, &event, when).await, "append");
+        want.push(LedgerEntry {
+            seq,
+            action_id: a.id.clone(),
+            at: when,
+            event,
+        });
+    }
+    let history = ok(store.history(&a.id).await, "history");
+    assert_eq!(
+        history.len(),
+        want.len(),
+        "history() lost or invented entries"
+    );
+    want[0].seq = history[0].seq;
+    for (got, want) in history.iter().zip(&want) {
+        assert_eq!(
+            got,
+            want,
+            "a {} event changed on its way through the ledger",
+            event_variant(&want.event)
+        );
+    }
+    assert_eq!(ok(store.entries().await, "entries"), history);
+}
+
+/// A target's state as read before acting: vendor fields of every JSON shape.
+fn target_state() -> TargetState {
+    TargetState {
+        contained: false,
+        summary: "accountEnabled=true, userType=Member, onPremisesSyncEnabled=false".into(),
+        data: serde_json::json!({
+            "accountEnabled": true,
+            "userType": "Member",
+            "onPremisesSyncEnabled": null,
+            "displayName": "Alice Nguyễn 👩‍💻 \"quoted\" \\ back\nslash",
+            "signInSessionsValidFromDateTime": "2024-05-02T09:00:00Z",
+            "riskScore": 0.1,
+            "third": 1.0 / 3.0,
+            "big": u64::MAX,
+            "negative": i64::MIN,
+            "groups": [{"id": "g1", "z": 1, "a": 2}, [], {}],
+        }),
+    }
+}
+
+/// One of every ledger event [`ActionLedger::append`] writes (all but `Recorded`, which
+/// [`ActionLedger::record`] writes first), with every variant of what they carry: outcomes,
+/// failures, verifications, steps. The exhaustive matches below make a new variant fail to
+/// compile until it is named here too.
+pub fn ledger_events() -> Vec<LedgerEvent> {
+    let t = at("2024-05-02T09:45:00.000000123Z");
+    let dones = vec![
+        Done::Applied {
+            detail: "isolation requested; machine action 9a8b7c6d".into(),
+            reference: serde_json::json!({"machine_action_id": "9a8b7c6d", "type": "Isolate",
+                                          "ids": [1, 2, 3], "weight": 2.5e-8}),
+            reverify_at: Some(t),
+        },
+        Done::Applied {
+            detail: "policy CordonDenyAll attached".into(),
+            reference: serde_json::Value::Null,
+            reverify_at: None,
+        },
+        Done::AlreadyInState {
+            detail: "already disabled: accountEnabled=false".into(),
+        },
+        Done::Pending {
+            detail: "device offline; isolation pending".into(),
+            reference: serde_json::json!("9a8b7c6d"),
+        },
+    ];
+    let failures = vec![
+        Failure::NotFound {
+            detail: "Request_ResourceNotFound".into(),
+        },
+        Failure::RateLimited {
+            retry_after_ms: Some(30_000),
+            detail: "429 Too Many Requests".into(),
+        },
+        Failure::RateLimited {
+            retry_after_ms: None,
+            detail: "Throttling: Rate exceeded".into(),
+        },
+        Failure::PermissionMissing {
+            permission: "User.EnableDisableAccount.All".into(),
+            detail: "Authorization_RequestDenied".into(),
+        },
+        Failure::Permanent {
+            detail: "E0000001: Api validation failed".into(),
+        },
+        Failure::Transient {
+            detail: "503 Service Unavailable".into(),
+        },
+        Failure::Unknown {
+            detail: "timed out after the request was sent".into(),
+        },
+        Failure::Unauthenticated {
+            detail: "401: invalid_token".into(),
+        },
+    ];
+    let verifications = vec![
+        Verification::Effective {
+            detail: "isolated".into(),
+        },
+        Verification::NotYet {
+            detail: "machine action Pending".into(),
+        },
+        Verification::NotEffective {
+            detail: "machine action Failed: device unreachable for 7 days".into(),
+        },
+    ];
+    let steps = [Step::Capture, Step::Apply, Step::Verify, Step::Revert];
+
+    let mut events = vec![
+        LedgerEvent::Audited,
+        LedgerEvent::Skipped {
+            reason: "excluded asset (matches \"svc-*\"); ünïcødé \u{0} nul".into(),
+        },
+        LedgerEvent::Escalated {
+            reason: "x".repeat(16 * 1024),
+        },
+        LedgerEvent::Captured {
+            prior: target_state(),
+        },
+        LedgerEvent::Captured {
+            prior: TargetState {
+                contained: true,
+                summary: String::new(),
+                data: serde_json::Value::Null,
+            },
+        },
+        LedgerEvent::UndoRequested {
+            by: "analyst@contoso.com".into(),
+        },
+        LedgerEvent::UndoKept {
+            reason: "incident inc-0002 (action act-1) still relies on this disable_user".into(),
+        },
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        events.push(LedgerEvent::Attempt {
+            step: *step,
+            attempt: if i == 3 { u32::MAX } else { i as u32 + 1 },
+        });
+    }
+    for (i, failure) in failures.into_iter().enumerate() {
+        events.push(LedgerEvent::Failed {
+            step: steps[i % steps.len()],
+            failure,
+            attempt: i as u32,
+            will_retry: i % 2 == 0,
+        });
+    }
+    for done in &dones {
+        events.push(LedgerEvent::Applied { done: done.clone() });
+        events.push(LedgerEvent::Reverted { done: done.clone() });
+    }
+    for verification in verifications {
+        events.push(LedgerEvent::Verified { verification });
+    }
+
+    // Every variant, of every enum an event carries, is present.
+    let covered: BTreeSet<String> = events.iter().flat_map(variants).collect();
+    let mut required: BTreeSet<String> = BTreeSet::new();
+    required.extend(
+        EVENT_VARIANTS
+            .iter()
+            .filter(|&&v| v != "recorded")
+            .map(|v| format!("event:{v}")),
+    );
+    required.extend(DONE_VARIANTS.iter().map(|v| format!("done:{v}")));
+    required.extend(FAILURE_VARIANTS.iter().map(|v| format!("failure:{v}")));
+    required.extend(
+        VERIFICATION_VARIANTS
+            .iter()
+            .map(|v| format!("verification:{v}")),
+    );
+    required.extend(steps.iter().map(|s| format!("step:{s:?}")));
+    let missing: Vec<&String> = required.difference(&covered).collect();
+    assert!(missing.is_empty(), "fixture: no event carries {missing:?}");
+    events
+}
+
+const EVENT_VARIANTS: [&str; 12] = [
+    "recorded",
+    "audited",
+    "skipped",
+    "escalated",
+    "attempt",
+    "captured",
+    "applied",
+    "failed",
+    "verified",
+    "undo_requested",
+    "undo_kept",
+    "reverted",
+];
+const DONE_VARIANTS: [&str; 3] = ["applied", "already_in_state", "pending"];
+const FAILURE_VARIANTS: [&str; 7] = [
+    "not_found",
+    "rate_limited",
+    "permission_missing",
+    "permanent",
+    "transient",
+    "unknown",
+    "unauthenticated",
+];
+const VERIFICATION_VARIANTS: [&str; 3] = ["effective", "not_yet", "not_effective"];
+
+fn event_variant(e: &LedgerEvent) -> &'static str {
+    match e {
+        LedgerEvent::Recorded { .. } => "recorded",
+        LedgerEvent::Audited => "audited",
+        LedgerEvent::Skipped { .. } => "skipped",
+        LedgerEvent::Escalated { .. } => "escalated",
+        LedgerEvent::Attempt { .. } => "attempt",
+        LedgerEvent::Captured { .. } => "captured",
+        LedgerEvent::Applied { .. } => "applied",
+        LedgerEvent::Failed { .. } => "failed",
+        LedgerEvent::Verified { .. } => "verified",
+        LedgerEvent::UndoRequested { .. } => "undo_requested",
+        LedgerEvent::UndoKept { .. } => "undo_kept",
+        LedgerEvent::Reverted { .. } => "reverted",
+    }
+}
+
+/// The variants one event carries, as `enum:variant`.
+fn variants(e: &LedgerEvent) -> Vec<String> {
+    let done = |d: &Done| match d {
+        Done::Applied { .. } => "applied",
+        Done::AlreadyInState { .. } => "already_in_state",
+        Done::Pending { .. } => "pending",
+    };
+    let verification = |v: &Verification| match v {
+        Verification::Effective { .. } => "effective",
+        Verification::NotYet { .. } => "not_yet",
+        Verification::NotEffective { .. } => "not_effective",
+    };
+    let mut out = vec![format!("event:{}", event_variant(e))];
+    match e {
+        LedgerEvent::Attempt { step, .. } => out.push(format!("step:{step:?}")),
+        LedgerEvent::Failed { step, failure, .. } => {
+            out.push(format!("step:{step:?}"));
+            out.push(format!("failure:{}", failure.kind()));
+        }
+        LedgerEvent::Applied { done: d } | LedgerEvent::Reverted { done: d } => {
+            out.push(format!("done:{}", done(d)));
+        }
+        LedgerEvent::Verified { verification: v } => {
+            out.push(format!("verification:{}", verification(v)));
+        }
+        _ => {}
+    }
+    out
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! one-machine mode, and the conformance suite every store implementation must pass.
 
 pub mod conformance;
+pub mod emulator;
 pub mod sqlite;
 
 pub use sqlite::SqliteStore;

@@ -1,0 +1,49 @@
+//! The connector configuration file (`cordon.toml`) and the responders it builds. Read once at
+//! start; a bad file fails loudly.
+
+use crate::enforce::RetrySettings;
+use anyhow::{Context, Result};
+use cordon_core::respond::Responder;
+use serde::Deserialize;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The whole configuration. Every connector is optional: actions whose connector is missing are
+/// recorded as failed ("no connector configured"), never as done.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub retry: Option<RetrySettings>,
+    /// Okta: suspend / unsuspend users, clear sessions.
+    #[serde(default)]
+    pub okta: Option<cordon_okta::OktaConfig>,
+}
+
+impl Config {
+    /// Reads `path`, else `$CORDON_CONFIG`, else `./cordon.toml` when it exists; no file is an
+    /// empty configuration.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let chosen = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None => match std::env::var_os("CORDON_CONFIG") {
+                Some(p) => Some(p.into()),
+                None => Some(Path::new("cordon.toml").to_path_buf()).filter(|p| p.exists()),
+            },
+        };
+        let Some(p) = chosen else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        toml::from_str(&text).with_context(|| format!("configuration {}", p.display()))
+    }
+}
+
+/// Builds the responders the configuration names.
+pub fn build(config: &Config) -> Result<Vec<Arc<dyn Responder>>> {
+    let mut out: Vec<Arc<dyn Responder>> = Vec::new();
+    if let Some(c) = &config.okta {
+        out.push(Arc::new(cordon_okta::OktaResponder::new(c).context("okta connector")?));
+    }
+    Ok(out)
+}
