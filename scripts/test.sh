@@ -13,6 +13,13 @@ if [ ! -d ../shared/corpus ]; then
   exit 1
 fi
 
+# The AWS emulator (moto in server mode) in a venv outside the clone; tests start their own
+# moto_server instances on free 127.0.0.1 ports and stop them when done. The mock vendor APIs are
+# started the same way (in-process, or the cordon-mockapi binary for end-to-end tests).
+echo "== AWS emulator (moto)"
+CORDON_MOTO_SERVER="$(bash scripts/setup-moto.sh | tail -n 1)"
+export CORDON_MOTO_SERVER
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -D warnings"

@@ -18,6 +18,12 @@ pub struct Config {
     /// Okta: suspend / unsuspend users, clear sessions.
     #[serde(default)]
     pub okta: Option<cordon_okta::OktaConfig>,
+    /// Microsoft Defender for Endpoint: isolate / release devices, IP block indicators.
+    #[serde(default)]
+    pub mde: Option<cordon_endpoint::MdeConfig>,
+    /// CrowdStrike Falcon: contain / lift containment.
+    #[serde(default)]
+    pub crowdstrike: Option<cordon_endpoint::CrowdStrikeConfig>,
 }
 
 impl Config {
@@ -44,6 +50,16 @@ pub fn build(config: &Config) -> Result<Vec<Arc<dyn Responder>>> {
     let mut out: Vec<Arc<dyn Responder>> = Vec::new();
     if let Some(c) = &config.okta {
         out.push(Arc::new(cordon_okta::OktaResponder::new(c).context("okta connector")?));
+    }
+    if config.mde.is_some() || config.crowdstrike.is_some() {
+        // One router for every device and IP kind: it picks the vendor by the target id.
+        let endpoint = cordon_endpoint::EndpointConfig {
+            mde: config.mde.clone(),
+            crowdstrike: config.crowdstrike.clone(),
+        };
+        out.push(Arc::new(
+            cordon_endpoint::DeviceRouter::from_config(endpoint).context("endpoint connectors")?,
+        ));
     }
     Ok(out)
 }
