@@ -273,25 +273,59 @@ impl Executor {
                 self.verify(id, &*responder, &rec.action, &done).await
             }
             (ActionStatus::Unknown, _) => {
-                // Whether the change happened is read from the target itself.
-                if let Ok(state) = self
-                    .call(id, Step::Capture, || {
-                        responder.capture(rec.action.kind, &rec.action.target)
+                // Whether the change happened is read from the target itself: verification
+                // without a vendor reference reads the target's state.
+                let probe = Done::Pending {
+                    detail: "outcome unknown; verifying from the target's state".into(),
+                    reference: serde_json::Value::Null,
+                };
+                let Ok(v) = self
+                    .call(id, Step::Verify, || {
+                        responder.verify(rec.action.kind, &rec.action.target, &probe)
                     })
                     .await?
-                {
-                    if state.contained {
+                else {
+                    return self.record_of(id).await;
+                };
+                match v {
+                    Verification::Effective { detail } | Verification::NotYet { detail } => {
                         let done = Done::Applied {
-                            detail: format!("verified after an unknown outcome: {}", state.summary),
+                            detail: format!(
+                                "the call whose outcome was unknown did happen: {detail}"
+                            ),
                             reference: serde_json::Value::Null,
                             reverify_at: None,
                         };
                         self.log(id, LedgerEvent::Applied { done: done.clone() })
                             .await?;
-                        return self.verify(id, &*responder, &rec.action, &done).await;
+                        self.verify(id, &*responder, &rec.action, &done).await
+                    }
+                    Verification::NotEffective { detail } => {
+                        let failure = Failure::Permanent {
+                            detail: format!(
+                                "not in effect after an unknown outcome ({detail}); a person must decide whether to run it again"
+                            ),
+                        };
+                        self.log(
+                            id,
+                            LedgerEvent::Failed {
+                                step: Step::Verify,
+                                failure,
+                                attempt: 1,
+                                will_retry: false,
+                            },
+                        )
+                        .await?;
+                        self.log(
+                            id,
+                            LedgerEvent::Verified {
+                                verification: Verification::NotEffective { detail },
+                            },
+                        )
+                        .await?;
+                        self.record_of(id).await
                     }
                 }
-                self.record_of(id).await
             }
             _ => Ok(rec),
         }
