@@ -15,6 +15,9 @@ use std::sync::Arc;
 pub struct Config {
     #[serde(default)]
     pub retry: Option<RetrySettings>,
+    /// Microsoft Entra ID (Graph): disable / enable users, revoke sessions, disable OAuth apps.
+    #[serde(default)]
+    pub entra: Option<cordon_entra::EntraConfig>,
     /// Okta: suspend / unsuspend users, clear sessions.
     #[serde(default)]
     pub okta: Option<cordon_okta::OktaConfig>,
@@ -48,6 +51,9 @@ impl Config {
 /// Builds the responders the configuration names.
 pub fn build(config: &Config) -> Result<Vec<Arc<dyn Responder>>> {
     let mut out: Vec<Arc<dyn Responder>> = Vec::new();
+    if let Some(c) = &config.entra {
+        out.push(Arc::new(cordon_entra::EntraResponder::from_config(c).context("entra connector")?));
+    }
     if let Some(c) = &config.okta {
         out.push(Arc::new(cordon_okta::OktaResponder::new(c).context("okta connector")?));
     }

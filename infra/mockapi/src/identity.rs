@@ -220,7 +220,14 @@ async fn token(AxState(s): AxState<Shared>, Path(tenant): Path<String>, Form(req
             let by_cert = header
                 .get("x5t")
                 .and_then(Value::as_str)
-                .and_then(|x| URL_SAFE_NO_PAD.decode(x.trim_end_matches('=')).ok())
+                .and_then(|x| {
+                    // base64url per RFC 7515; azure_identity's certificate credential sends
+                    // standard base64 with padding, which Entra accepts too.
+                    URL_SAFE_NO_PAD
+                        .decode(x.trim_end_matches('='))
+                        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(x))
+                        .ok()
+                })
                 .map(hex::encode)
                 .is_some_and(|thumb| client.certificate_thumbprints.iter().any(|t| t.eq_ignore_ascii_case(&thumb)))
                 && iss == client.client_id
@@ -233,6 +240,14 @@ async fn token(AxState(s): AxState<Shared>, Path(tenant): Path<String>, Form(req
                 return aad_error(StatusCode::BAD_REQUEST, "invalid_client", "AADSTS700212", "No matching federated identity record found for presented assertion audience.");
             }
             by_cert || by_federation
+        }
+        (None, None) => {
+            return aad_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "AADSTS7000218",
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            )
         }
         _ => false,
     };
