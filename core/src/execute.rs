@@ -361,28 +361,58 @@ impl Executor {
         }
         self.log(id, LedgerEvent::UndoRequested { by: by.to_string() })
             .await?;
-        if rec.status == ActionStatus::NoOp {
-            let done = Done::AlreadyInState {
-                detail: "the target already was in that state before Cordon acted; left as found"
-                    .into(),
-            };
-            self.log(id, LedgerEvent::Reverted { done }).await?;
-            return self.record_of(id).await;
-        }
-        if let Some(other) = others.iter().find(|o| {
+        let same_control = |o: &&ActionRecord| {
             o.action.id != rec.action.id
                 && o.action.kind == rec.action.kind
                 && o.action.target.kind == rec.action.target.kind
                 && o.action.target.id == rec.action.target.id
-                && o.in_force()
-        }) {
+        };
+        // Another incident relies on the control if it put it there, or found it there
+        // (a no-op), and has not been undone.
+        let relies = |o: &&ActionRecord| o.in_force() || o.status == ActionStatus::NoOp;
+        if rec.status == ActionStatus::NoOp {
+            let done = Done::AlreadyInState {
+                detail: "the target already was in that state before this action; left as found"
+                    .into(),
+            };
+            self.log(id, LedgerEvent::Reverted { done }).await?;
+            // The control this no-op relied on may have had its undo deferred for it: once
+            // nothing else relies on it, that undo runs now.
+            let still_relied: Vec<&ActionRecord> = others
+                .iter()
+                .filter(same_control)
+                .filter(|o| relies(o) && o.status != ActionStatus::UndoKept)
+                .collect();
+            if still_relied.is_empty() {
+                if let Some(kept) = others
+                    .iter()
+                    .filter(same_control)
+                    .find(|o| o.status == ActionStatus::UndoKept)
+                {
+                    self.revert_now(kept, by).await?;
+                }
+            }
+            return self.record_of(id).await;
+        }
+        if let Some(other) = others
+            .iter()
+            .filter(same_control)
+            .find(|o| relies(o) && o.status != ActionStatus::UndoKept)
+        {
             let reason = format!(
-                "kept: incident {} (action {}) still relies on this {}",
+                "kept: incident {} (action {}) still relies on this {}; it is undone when that action is",
                 other.action.incident_id, other.action.id, rec.action.kind
             );
             self.log(id, LedgerEvent::UndoKept { reason }).await?;
             return self.record_of(id).await;
         }
+        self.revert_now(&rec, by).await?;
+        self.record_of(id).await
+    }
+
+    /// Runs an action's reversal back to the state it found.
+    async fn revert_now(&self, rec: &ActionRecord, by: &str) -> Result<(), ExecError> {
+        let id = rec.action.id.as_str();
         let inverse = match rec.action.kind.reversal() {
             Reversal::NotNeeded(why) => {
                 self.log(
@@ -392,7 +422,7 @@ impl Executor {
                     },
                 )
                 .await?;
-                return self.record_of(id).await;
+                return Ok(());
             }
             Reversal::Inverse(k) => k,
         };
@@ -425,7 +455,7 @@ impl Executor {
         {
             self.log(id, LedgerEvent::Reverted { done }).await?;
         }
-        self.record_of(id).await
+        Ok(())
     }
 
     /// One call with attempts, retries and ledger entries. The outer `Result` is the ledger's;

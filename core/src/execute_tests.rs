@@ -400,6 +400,43 @@ fn undo_keeps_a_control_another_incident_relies_on() {
 }
 
 #[test]
+fn two_incidents_on_one_target_restore_it_in_either_undo_order() {
+    for a_first in [true, false] {
+        let r = Scripted::new(true, vec![]);
+        let (ex, ledger, _) = setup(r.clone());
+        let (a, b) = (action("inc-1"), action("inc-2"));
+        block_on(ex.execute(&a)).unwrap();
+        assert_eq!(block_on(ex.execute(&b)).unwrap().status, ActionStatus::NoOp);
+        let undo = |id: &str| {
+            let all = crate::ledger::current(&block_on(ledger.entries()).unwrap());
+            block_on(ex.undo(id, "analyst", &all)).unwrap()
+        };
+        let (first, second) = if a_first { (&a, &b) } else { (&b, &a) };
+        let rec = undo(&first.id);
+        if a_first {
+            // Incident 2 still relies on the disable: the undo is deferred, the user stays off.
+            assert_eq!(rec.status, ActionStatus::UndoKept);
+        }
+        assert!(
+            !*r.enabled.lock().unwrap(),
+            "still contained while another incident relies on it"
+        );
+        undo(&second.id);
+        assert!(
+            *r.enabled.lock().unwrap(),
+            "both undone: back to the state found (a_first={a_first})"
+        );
+        let all = crate::ledger::current(&block_on(ledger.entries()).unwrap());
+        assert!(
+            all.iter().all(|x| x.status == ActionStatus::Reverted),
+            "{:?}",
+            all.iter().map(|x| x.status).collect::<Vec<_>>()
+        );
+        assert_eq!(r.calls("revert"), 1);
+    }
+}
+
+#[test]
 fn audit_mode_and_skips_act_on_nothing() {
     let r = Scripted::new(true, vec![]);
     let (ex, _, _) = setup(r.clone());
