@@ -27,6 +27,9 @@ pub struct Config {
     /// CrowdStrike Falcon: contain / lift containment.
     #[serde(default)]
     pub crowdstrike: Option<cordon_endpoint::CrowdStrikeConfig>,
+    /// AWS IAM: deny policies on users and roles, access key deactivation.
+    #[serde(default)]
+    pub aws: Option<cordon_aws_iam::AwsIamConfig>,
 }
 
 impl Config {
@@ -49,13 +52,16 @@ impl Config {
 }
 
 /// Builds the responders the configuration names.
-pub fn build(config: &Config) -> Result<Vec<Arc<dyn Responder>>> {
+pub async fn build(config: &Config) -> Result<Vec<Arc<dyn Responder>>> {
     let mut out: Vec<Arc<dyn Responder>> = Vec::new();
     if let Some(c) = &config.entra {
         out.push(Arc::new(cordon_entra::EntraResponder::from_config(c).context("entra connector")?));
     }
     if let Some(c) = &config.okta {
         out.push(Arc::new(cordon_okta::OktaResponder::new(c).context("okta connector")?));
+    }
+    if let Some(c) = &config.aws {
+        out.push(Arc::new(cordon_aws_iam::IamResponder::new(c.clone()).await.context("aws connector")?));
     }
     if config.mde.is_some() || config.crowdstrike.is_some() {
         // One router for every device and IP kind: it picks the vendor by the target id.

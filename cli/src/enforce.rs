@@ -24,10 +24,10 @@ impl Sleeper for TokioSleeper {
     }
 }
 
-pub fn executor(store: Arc<SqliteStore>, config: &connectors::Config) -> Result<Executor> {
+pub async fn executor(store: Arc<SqliteStore>, config: &connectors::Config) -> Result<Executor> {
     Ok(Executor {
         ledger: store,
-        responders: connectors::build(config)?,
+        responders: connectors::build(config).await?,
         clock: Arc::new(SystemClock),
         sleeper: Arc::new(TokioSleeper),
         retry: config.retry.unwrap_or_default().into(),
@@ -163,7 +163,7 @@ pub struct UndoArgs {
 pub async fn undo(args: UndoArgs) -> Result<()> {
     let store = Arc::new(open_existing(&args.db)?);
     let config = connectors::Config::load(args.config.as_deref())?;
-    let ex = executor(store.clone(), &config)?;
+    let ex = executor(store.clone(), &config).await?;
     let others = current(&store.entries().await?);
     if !others.iter().any(|r| r.action.id == args.action_id) {
         bail!("no action {} in {}", args.action_id, args.db.display());
@@ -193,7 +193,7 @@ pub struct DoctorArgs {
 
 pub async fn doctor(args: DoctorArgs) -> Result<()> {
     let config = connectors::Config::load(args.config.as_deref())?;
-    let responders = connectors::build(&config)?;
+    let responders = connectors::build(&config).await?;
     if responders.is_empty() {
         bail!("no connector is configured: nothing to check (see cordon.example.toml)");
     }
@@ -201,15 +201,16 @@ pub async fn doctor(args: DoctorArgs) -> Result<()> {
     for r in &responders {
         reports.push(r.check().await);
     }
-    let healthy = reports.iter().all(|r| r.authenticated && r.gaps.is_empty());
+    let healthy = reports.iter().all(|r| r.authenticated && r.checked && r.gaps.is_empty());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
         for r in &reports {
-            let verdict = match (r.authenticated, r.gaps.is_empty()) {
-                (false, _) => "CANNOT AUTHENTICATE",
-                (true, true) => "ok",
-                (true, false) => "PERMISSIONS MISSING",
+            let verdict = match (r.authenticated, r.checked, r.gaps.is_empty()) {
+                (false, _, _) => "CANNOT AUTHENTICATE",
+                (true, false, _) => "authenticated; permissions NOT CHECKED",
+                (true, true, true) => "ok",
+                (true, true, false) => "PERMISSIONS MISSING",
             };
             println!("{}: {verdict}", r.connector);
             if !r.detail.is_empty() {
@@ -226,7 +227,7 @@ pub async fn doctor(args: DoctorArgs) -> Result<()> {
     if healthy {
         Ok(())
     } else {
-        bail!("some connectors cannot do everything their actions need (see above)")
+        bail!("some connectors cannot do (or could not be shown to do) everything their actions need; see above")
     }
 }
 

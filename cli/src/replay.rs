@@ -79,7 +79,7 @@ pub async fn run(args: Args) -> Result<()> {
     let files = collect_files(&args.paths)?;
     let mut report = replay(policy, store.clone(), &files).await?;
     if policy_enforces(&report) {
-        let ex = crate::enforce::executor(store, &config)?;
+        let ex = crate::enforce::executor(store, &config).await?;
         let planned: Vec<_> = report.incidents.iter().flat_map(|i| i.planned_actions.iter().cloned()).collect();
         let records = crate::enforce::execute_all(&ex, &planned).await?;
         report.executed = records.iter().map(crate::enforce::describe).collect();

@@ -169,6 +169,7 @@ impl Responder for Scripted {
         PermissionReport {
             connector: "scripted".into(),
             authenticated: true,
+            checked: true,
             detail: String::new(),
             granted: vec![],
             gaps: vec![],

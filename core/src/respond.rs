@@ -139,6 +139,9 @@ pub struct PermissionReport {
     pub connector: String,
     /// Whether the credentials worked at all.
     pub authenticated: bool,
+    /// Whether the permissions were actually read and compared. `false` when the vendor offers
+    /// no way to check (empty `gaps` then means "not known", never "all fine").
+    pub checked: bool,
     pub detail: String,
     /// Permissions (roles, scopes, IAM actions) the token carries, as read.
     pub granted: Vec<String>,

@@ -459,6 +459,7 @@ impl Responder for EntraResponder {
         let mut report = PermissionReport {
             connector: "entra".into(),
             authenticated: false,
+            checked: true,
             detail: String::new(),
             granted: Vec::new(),
             gaps: Vec::new(),

@@ -384,6 +384,7 @@ impl Responder for OktaResponder {
         let mut report = PermissionReport {
             connector: "okta".into(),
             authenticated: false,
+            checked: true,
             detail: String::new(),
             granted: Vec::new(),
             gaps: Vec::new(),

@@ -285,6 +285,7 @@ impl Responder for CrowdStrikeResponder {
         PermissionReport {
             connector: "crowdstrike".into(),
             authenticated,
+            checked: true,
             detail: if notes.is_empty() {
                 format!("granted: {}", granted.join(", "))
             } else {

@@ -804,6 +804,7 @@ impl Responder for MdeResponder {
         PermissionReport {
             connector: "mde".into(),
             authenticated,
+            checked: true,
             detail,
             granted,
             gaps,

@@ -214,6 +214,7 @@ impl Responder for DeviceRouter {
         let mut out = PermissionReport {
             connector: "endpoint".into(),
             authenticated: !reports.is_empty() && reports.iter().all(|r| r.authenticated),
+            checked: true,
             detail: String::new(),
             granted: Vec::new(),
             gaps: Vec::new(),
