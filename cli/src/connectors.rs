@@ -46,7 +46,8 @@ impl Config {
         let Some(p) = chosen else {
             return Ok(Self::default());
         };
-        let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
         toml::from_str(&text).with_context(|| format!("configuration {}", p.display()))
     }
 }
@@ -55,13 +56,21 @@ impl Config {
 pub async fn build(config: &Config) -> Result<Vec<Arc<dyn Responder>>> {
     let mut out: Vec<Arc<dyn Responder>> = Vec::new();
     if let Some(c) = &config.entra {
-        out.push(Arc::new(cordon_entra::EntraResponder::from_config(c).context("entra connector")?));
+        out.push(Arc::new(
+            cordon_entra::EntraResponder::from_config(c).context("entra connector")?,
+        ));
     }
     if let Some(c) = &config.okta {
-        out.push(Arc::new(cordon_okta::OktaResponder::new(c).context("okta connector")?));
+        out.push(Arc::new(
+            cordon_okta::OktaResponder::new(c).context("okta connector")?,
+        ));
     }
     if let Some(c) = &config.aws {
-        out.push(Arc::new(cordon_aws_iam::IamResponder::new(c.clone()).await.context("aws connector")?));
+        out.push(Arc::new(
+            cordon_aws_iam::IamResponder::new(c.clone())
+                .await
+                .context("aws connector")?,
+        ));
     }
     if config.mde.is_some() || config.crowdstrike.is_some() {
         // One router for every device and IP kind: it picks the vendor by the target id.

@@ -39,7 +39,10 @@ pub async fn executor(store: Arc<SqliteStore>, config: &connectors::Config) -> R
 pub async fn execute_all(ex: &Executor, actions: &[PlannedAction]) -> Result<Vec<ActionRecord>> {
     let mut out = Vec::with_capacity(actions.len());
     for a in actions {
-        let rec = ex.execute(a).await.with_context(|| format!("recording action {}", a.id))?;
+        let rec = ex
+            .execute(a)
+            .await
+            .with_context(|| format!("recording action {}", a.id))?;
         out.push(rec);
     }
     Ok(out)
@@ -61,7 +64,14 @@ pub struct ActionLine {
 }
 
 pub fn describe(r: &ActionRecord) -> ActionLine {
-    let detail = match (&r.status, &r.last_failure, &r.applied, &r.verification, &r.reverted, &r.reason) {
+    let detail = match (
+        &r.status,
+        &r.last_failure,
+        &r.applied,
+        &r.verification,
+        &r.reverted,
+        &r.reason,
+    ) {
         (ActionStatus::Reverted, _, _, _, Some(d), _) => done_detail(d),
         (_, _, _, _, _, Some(reason)) => reason.clone(),
         (ActionStatus::Failed | ActionStatus::Unknown, Some(f), _, _, _, _) => failure_detail(f),
@@ -90,7 +100,9 @@ pub fn describe(r: &ActionRecord) -> ActionLine {
 
 fn done_detail(d: &Done) -> String {
     match d {
-        Done::Applied { detail, .. } | Done::AlreadyInState { detail } | Done::Pending { detail, .. } => detail.clone(),
+        Done::Applied { detail, .. }
+        | Done::AlreadyInState { detail }
+        | Done::Pending { detail, .. } => detail.clone(),
     }
 }
 
@@ -135,7 +147,10 @@ pub struct ActionsArgs {
 
 pub async fn actions(args: ActionsArgs) -> Result<()> {
     let store = open_existing(&args.db)?;
-    let lines: Vec<ActionLine> = current(&store.entries().await?).iter().map(describe).collect();
+    let lines: Vec<ActionLine> = current(&store.entries().await?)
+        .iter()
+        .map(describe)
+        .collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&lines)?);
     } else {
@@ -168,7 +183,10 @@ pub async fn undo(args: UndoArgs) -> Result<()> {
     if !others.iter().any(|r| r.action.id == args.action_id) {
         bail!("no action {} in {}", args.action_id, args.db.display());
     }
-    let by = args.by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "unknown".into());
+    let by = args
+        .by
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
     let rec = ex.undo(&args.action_id, &by, &others).await?;
     let line = describe(&rec);
     if args.json {
@@ -178,7 +196,17 @@ pub async fn undo(args: UndoArgs) -> Result<()> {
     }
     match rec.status {
         ActionStatus::Reverted | ActionStatus::UndoKept => Ok(()),
-        other => bail!("undo of {} did not complete: it is {other:?}", args.action_id),
+        ActionStatus::Reverting => {
+            eprintln!(
+                "undo of {} accepted by the vendor, not in effect yet; `cordon undo {}` again re-checks it",
+                args.action_id, args.action_id
+            );
+            Ok(())
+        }
+        other => bail!(
+            "undo of {} did not complete: it is {other:?}",
+            args.action_id
+        ),
     }
 }
 
@@ -201,7 +229,9 @@ pub async fn doctor(args: DoctorArgs) -> Result<()> {
     for r in &responders {
         reports.push(r.check().await);
     }
-    let healthy = reports.iter().all(|r| r.authenticated && r.checked && r.gaps.is_empty());
+    let healthy = reports
+        .iter()
+        .all(|r| r.authenticated && r.checked && r.gaps.is_empty());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
@@ -233,7 +263,11 @@ pub async fn doctor(args: DoctorArgs) -> Result<()> {
 
 pub fn open_existing(db: &std::path::Path) -> Result<SqliteStore> {
     if !db.exists() {
-        bail!("{} does not exist (run `cordon replay --db {}` first)", db.display(), db.display());
+        bail!(
+            "{} does not exist (run `cordon replay --db {}` first)",
+            db.display(),
+            db.display()
+        );
     }
     SqliteStore::open(db).with_context(|| format!("opening {}", db.display()))
 }

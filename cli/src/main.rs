@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "cordon", version, about = "Automatic attack disruption: alerts in, incidents and containment out")]
+#[command(
+    name = "cordon",
+    version,
+    about = "Automatic attack disruption: alerts in, incidents and containment out"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,7 +35,10 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -58,7 +65,9 @@ fn main() -> std::process::ExitCode {
 /// Loads the policy: the file given, or the default shipped with Cordon.
 pub fn load_policy(path: Option<&PathBuf>) -> Result<cordon_core::policy::Policy> {
     let text = match path {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading policy {}", p.display()))?,
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("reading policy {}", p.display()))?
+        }
         None => cordon_core::policy::DEFAULT_POLICY.to_string(),
     };
     cordon_core::policy::Policy::from_toml(&text).with_context(|| match path {

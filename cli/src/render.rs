@@ -11,7 +11,8 @@ fn pct(x: f64) -> String {
 }
 
 fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string()).unwrap_or_else(|| "(no time)".into())
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|| "(no time)".into())
 }
 
 pub fn human(r: &Report) -> String {
@@ -41,7 +42,11 @@ pub fn human(r: &Report) -> String {
         incident(&mut s, inc);
     }
     if !r.executed.is_empty() {
-        let _ = writeln!(s, "\nExecuted ({}), as the ledger records them:", r.executed.len());
+        let _ = writeln!(
+            s,
+            "\nExecuted ({}), as the ledger records them:",
+            r.executed.len()
+        );
         for l in &r.executed {
             let _ = writeln!(
                 s,
@@ -50,12 +55,20 @@ pub fn human(r: &Report) -> String {
                 format!("{:?}", l.status).to_lowercase(),
                 l.kind,
                 l.target,
-                if l.detail.is_empty() { String::new() } else { format!("  — {}", l.detail) }
+                if l.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!("  — {}", l.detail)
+                }
             );
         }
     }
     if !r.quarantined.is_empty() {
-        let _ = writeln!(s, "\nQuarantined ({}), kept with the reason:", r.quarantined.len());
+        let _ = writeln!(
+            s,
+            "\nQuarantined ({}), kept with the reason:",
+            r.quarantined.len()
+        );
         for q in &r.quarantined {
             let _ = match &q.record {
                 Some(rec) => writeln!(s, "  {} [{}]: {}", q.file, rec, q.reason),
@@ -68,7 +81,13 @@ pub fn human(r: &Report) -> String {
 
 fn incident(s: &mut String, inc: &Incident) {
     let sources: Vec<&str> = inc.sources.iter().map(|x| x.as_str()).collect();
-    let _ = writeln!(s, "\n== Incident {} — {} ({})", inc.id, inc.title, inc.severity.as_str());
+    let _ = writeln!(
+        s,
+        "\n== Incident {} — {} ({})",
+        inc.id,
+        inc.title,
+        inc.severity.as_str()
+    );
     let _ = writeln!(
         s,
         "   {} alert(s) from {}, {} → {}; highest asset confidence {}{}",
@@ -77,7 +96,11 @@ fn incident(s: &mut String, inc: &Incident) {
         time(inc.first_activity),
         time(inc.last_activity),
         pct(inc.confidence),
-        if inc.partial { "; PARTIAL entity data" } else { "" }
+        if inc.partial {
+            "; PARTIAL entity data"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(s, "   Alerts:");
     for a in &inc.alerts {
@@ -94,9 +117,19 @@ fn incident(s: &mut String, inc: &Incident) {
     let _ = writeln!(s, "   Entities:");
     for e in &inc.entities {
         let roles: Vec<&str> = e.roles.iter().map(|r| r.as_str()).collect();
-        let _ = writeln!(s, "     {:<13} {}  ({})", e.kind.as_str(), e.label, roles.join(", "));
+        let _ = writeln!(
+            s,
+            "     {:<13} {}  ({})",
+            e.kind.as_str(),
+            e.label,
+            roles.join(", ")
+        );
     }
-    let judged: Vec<_> = inc.assets.iter().filter(|a| !a.evidence.is_empty()).collect();
+    let judged: Vec<_> = inc
+        .assets
+        .iter()
+        .filter(|a| !a.evidence.is_empty())
+        .collect();
     if !judged.is_empty() {
         let _ = writeln!(s, "   Decision:");
         for a in judged {
@@ -106,7 +139,11 @@ fn incident(s: &mut String, inc: &Incident) {
                 a.kind.as_str(),
                 a.label,
                 pct(a.confidence),
-                if a.contain { "CONTAIN" } else { "no containment" }
+                if a.contain {
+                    "CONTAIN"
+                } else {
+                    "no containment"
+                }
             );
             let _ = writeln!(s, "       {}", a.explanation);
         }
@@ -128,7 +165,15 @@ fn incident(s: &mut String, inc: &Incident) {
                 Reversal::Inverse(k) => format!("undo: {k}"),
                 Reversal::NotNeeded(why) => format!("undo: none needed ({why})"),
             };
-            let _ = writeln!(s, "     {} {:<22} {}  [{}; {}]", p.id, p.kind.as_str(), p.target, status, undo);
+            let _ = writeln!(
+                s,
+                "     {} {:<22} {}  [{}; {}]",
+                p.id,
+                p.kind.as_str(),
+                p.target,
+                status,
+                undo
+            );
         }
     }
     for n in &inc.notes {

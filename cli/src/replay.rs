@@ -67,20 +67,28 @@ pub async fn run(args: Args) -> Result<()> {
     let mut policy = crate::load_policy(args.policy.as_ref())?;
     if args.enforce {
         if args.db.is_none() {
-            anyhow::bail!("--enforce needs --db FILE: the action ledger (and undo) must outlive the run");
+            anyhow::bail!(
+                "--enforce needs --db FILE: the action ledger (and undo) must outlive the run"
+            );
         }
         policy.mode = cordon_core::action::Mode::Enforce;
     }
     let config = crate::connectors::Config::load(args.config.as_deref())?;
     let store = Arc::new(match &args.db {
-        Some(p) => SqliteStore::open(p).with_context(|| format!("opening store {}", p.display()))?,
+        Some(p) => {
+            SqliteStore::open(p).with_context(|| format!("opening store {}", p.display()))?
+        }
         None => SqliteStore::in_memory().context("opening in-memory store")?,
     });
     let files = collect_files(&args.paths)?;
     let mut report = replay(policy, store.clone(), &files).await?;
     if policy_enforces(&report) {
         let ex = crate::enforce::executor(store, &config).await?;
-        let planned: Vec<_> = report.incidents.iter().flat_map(|i| i.planned_actions.iter().cloned()).collect();
+        let planned: Vec<_> = report
+            .incidents
+            .iter()
+            .flat_map(|i| i.planned_actions.iter().cloned())
+            .collect();
         let records = crate::enforce::execute_all(&ex, &planned).await?;
         report.executed = records.iter().map(crate::enforce::describe).collect();
     }
@@ -93,7 +101,10 @@ pub async fn run(args: Args) -> Result<()> {
 }
 
 fn policy_enforces(r: &Report) -> bool {
-    r.incidents.iter().flat_map(|i| &i.planned_actions).any(cordon_core::ledger::runnable)
+    r.incidents
+        .iter()
+        .flat_map(|i| &i.planned_actions)
+        .any(cordon_core::ledger::runnable)
 }
 
 /// Replays `files` into the store and correlates everything the store holds.
@@ -105,7 +116,11 @@ pub async fn replay(
     let (mode, threshold) = (policy.mode, policy.threshold);
     let engine = Engine::new(
         policy,
-        Stores { alerts: store.clone(), incidents: store.clone(), plans: store.clone() },
+        Stores {
+            alerts: store.clone(),
+            incidents: store.clone(),
+            plans: store.clone(),
+        },
     );
     let bar = progress(files.len());
     let mut alerts: Vec<Alert> = Vec::new();
@@ -205,8 +220,9 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 fn walk(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let meta = std::fs::metadata(p)?;
     if meta.is_dir() {
-        let mut entries: Vec<PathBuf> =
-            std::fs::read_dir(p)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
         entries.sort();
         for e in entries {
             walk(&e, out)?;

@@ -29,7 +29,8 @@ fn replay(args: &[&str]) -> Value {
 }
 
 fn n(v: &Value, k: &str) -> u64 {
-    v[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {v}"))
+    v[k].as_u64()
+        .unwrap_or_else(|| panic!("{k} missing in {v}"))
 }
 
 #[test]
@@ -65,45 +66,91 @@ fn corpus_every_file_is_parsed_or_quarantined_with_a_reason() {
         let s = f.to_string_lossy();
         (s.contains("/cloudtrail/") || s.contains("/entra/")) && s.ends_with(".json")
     }) {
-        let name = f.strip_prefix(corpus()).unwrap().to_string_lossy().to_string();
+        let name = f
+            .strip_prefix(corpus())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         let reasons = reason_of(&name);
         assert!(!reasons.is_empty(), "{name} was not quarantined");
-        assert!(reasons.iter().all(|r| r.starts_with("not an alert")), "{name}: {reasons:?}");
+        assert!(
+            reasons.iter().all(|r| r.starts_with("not an alert")),
+            "{name}: {reasons:?}"
+        );
     }
     // Each file on its own: alerts, or a quarantine entry with a reason.
     for f in &files {
         let one = replay(&[f.to_str().unwrap()]);
         let parsed = n(&one, "alerts_parsed");
         let q = one["quarantined"].as_array().unwrap().len();
-        assert!(parsed > 0 || q > 0, "{} gave neither alerts nor a reason", f.display());
+        assert!(
+            parsed > 0 || q > 0,
+            "{} gave neither alerts nor a reason",
+            f.display()
+        );
     }
     // The counts, so a parser regression shows up here.
-    assert_eq!(n(&all, "alerts_parsed"), 55, "alerts parsed from the corpus");
+    assert_eq!(
+        n(&all, "alerts_parsed"),
+        55,
+        "alerts parsed from the corpus"
+    );
     assert_eq!(quarantined.len(), 45, "quarantined corpus records");
-    let not_alerts = quarantined.iter().filter(|q| q["reason"].as_str().unwrap().starts_with("not an alert")).count();
+    let not_alerts = quarantined
+        .iter()
+        .filter(|q| q["reason"].as_str().unwrap().starts_with("not an alert"))
+        .count();
     assert_eq!(not_alerts, 28);
 }
 
 #[test]
 fn examples_tell_the_story_and_contain_only_attacker_assets() {
     let r = replay(&["examples/alerts"]);
-    assert_eq!(r["quarantined"].as_array().unwrap().len(), 0, "{}", r["quarantined"]);
-    assert_eq!(n(&r, "duplicates"), 1, "the Security Hub finding delivered twice is stored once");
+    assert_eq!(
+        r["quarantined"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r["quarantined"]
+    );
+    assert_eq!(
+        n(&r, "duplicates"),
+        1,
+        "the Security Hub finding delivered twice is stored once"
+    );
     let incidents = r["incidents"].as_array().unwrap();
     let alice = incidents
         .iter()
-        .find(|i| i["entities"].as_array().unwrap().iter().any(|e| e["label"] == "alice.ng@contoso.com"))
+        .find(|i| {
+            i["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["label"] == "alice.ng@contoso.com")
+        })
         .expect("alice's incident");
-    let sources: Vec<&str> = alice["sources"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let sources: Vec<&str> = alice["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
     for s in ["okta", "sentinel", "graph_security", "guardduty"] {
-        assert!(sources.contains(&s), "alice's incident spans {s}: {sources:?}");
+        assert!(
+            sources.contains(&s),
+            "alice's incident spans {s}: {sources:?}"
+        );
     }
     assert!(alice["confidence"].as_f64().unwrap() >= 0.99);
     let actions: Vec<(String, String)> = alice["planned_actions"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["kind"].as_str().unwrap().to_string(), a["target"]["id"].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap().to_string(),
+                a["target"]["id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     for want in [
         ("disable_user", "6f1c3a9e-2b47-4d85-a0e3-9c5b7d12f4a6"),
@@ -111,7 +158,10 @@ fn examples_tell_the_story_and_contain_only_attacker_assets() {
         ("suspend_okta_user", "00u8xk2lq9RtVb3Zf5d7"),
         ("clear_okta_sessions", "00u8xk2lq9RtVb3Zf5d7"),
     ] {
-        assert!(actions.contains(&(want.0.into(), want.1.into())), "{want:?} in {actions:?}");
+        assert!(
+            actions.contains(&(want.0.into(), want.1.into())),
+            "{want:?} in {actions:?}"
+        );
     }
     // Everything is in audit mode by default.
     for inc in incidents {
@@ -121,16 +171,36 @@ fn examples_tell_the_story_and_contain_only_attacker_assets() {
     }
     // The phishing recipient and the locked-out user are victims: never contained.
     let text = r.to_string();
-    for victim in ["bob.li@contoso.com", "carol.diaz@contoso.com", "00u5pw7ne2HcKj4Ya9d7", "2d8e6b14-5a9c-4f37-b1e0-8c4d2a6f9b35"] {
-        let targeted = incidents.iter().flat_map(|i| i["planned_actions"].as_array().unwrap()).any(|a| a["target"]["id"] == victim);
+    for victim in [
+        "bob.li@contoso.com",
+        "carol.diaz@contoso.com",
+        "00u5pw7ne2HcKj4Ya9d7",
+        "2d8e6b14-5a9c-4f37-b1e0-8c4d2a6f9b35",
+    ] {
+        let targeted = incidents
+            .iter()
+            .flat_map(|i| i["planned_actions"].as_array().unwrap())
+            .any(|a| a["target"]["id"] == victim);
         assert!(!targeted, "{victim} must never be a target");
         assert!(text.contains("victim"));
     }
     // The stolen CI role is denied with a session cut-off, not the SSO role.
-    let all_actions: Vec<&Value> = incidents.iter().flat_map(|i| i["planned_actions"].as_array().unwrap()).collect();
-    assert!(all_actions.iter().any(|a| a["kind"] == "attach_aws_deny_policy" && a["target"]["id"] == "arn:aws:iam::111122223333:role/ci-deploy"));
-    assert!(!all_actions.iter().any(|a| a["kind"] == "attach_aws_deny_policy" && a["target"]["id"].as_str().unwrap().contains("AWSReservedSSO")
-        && a["status"]["status"] == "planned"));
+    let all_actions: Vec<&Value> = incidents
+        .iter()
+        .flat_map(|i| i["planned_actions"].as_array().unwrap())
+        .collect();
+    assert!(all_actions
+        .iter()
+        .any(|a| a["kind"] == "attach_aws_deny_policy"
+            && a["target"]["id"] == "arn:aws:iam::111122223333:role/ci-deploy"));
+    assert!(!all_actions
+        .iter()
+        .any(|a| a["kind"] == "attach_aws_deny_policy"
+            && a["target"]["id"]
+                .as_str()
+                .unwrap()
+                .contains("AWSReservedSSO")
+            && a["status"]["status"] == "planned"));
 }
 
 #[test]
@@ -166,7 +236,11 @@ fn human_output_explains_decisions() {
 #[test]
 fn bad_input_is_quarantined_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("truncated.json"), br#"{"detail-type":"GuardDuty Finding","detail":{"id":"#).unwrap();
+    std::fs::write(
+        dir.path().join("truncated.json"),
+        br#"{"detail-type":"GuardDuty Finding","detail":{"id":"#,
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("mixed.ndjson"),
         concat!(
@@ -180,9 +254,14 @@ fn bad_input_is_quarantined_not_fatal() {
     let q = r["quarantined"].as_array().unwrap();
     assert_eq!(q.len(), 2, "{q:?}");
     assert!(q.iter().any(|x| x["record"] == "line 2"));
-    assert!(q.iter().any(|x| x["reason"].as_str().unwrap().contains("truncated")));
+    assert!(q
+        .iter()
+        .any(|x| x["reason"].as_str().unwrap().contains("truncated")));
     // A missing path is an error, not a silent nothing.
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon")).args(["replay", "/nonexistent/path"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["replay", "/nonexistent/path"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/path"));
 }

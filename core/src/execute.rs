@@ -327,6 +327,15 @@ impl Executor {
                     }
                 }
             }
+            (ActionStatus::Reverting, _) => {
+                if let (Reversal::Inverse(inverse), Some(done)) =
+                    (rec.action.kind.reversal(), rec.reverted.clone())
+                {
+                    self.verify_reversal(id, &*responder, &rec, inverse, &done)
+                        .await?;
+                }
+                self.record_of(id).await
+            }
             _ => Ok(rec),
         }
     }
@@ -343,6 +352,9 @@ impl Executor {
         let rec = self.record_of(id).await?;
         if rec.status == ActionStatus::Reverted {
             return Ok(rec);
+        }
+        if rec.status == ActionStatus::Reverting {
+            return self.reverify(id).await;
         }
         let undoable = matches!(
             rec.status,
@@ -453,7 +465,44 @@ impl Executor {
             })
             .await?
         {
-            self.log(id, LedgerEvent::Reverted { done }).await?;
+            let pending = matches!(done, Done::Pending { .. });
+            self.log(id, LedgerEvent::Reverted { done: done.clone() })
+                .await?;
+            if pending {
+                self.verify_reversal(id, &*responder, rec, inverse, &done)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows a reversal the vendor accepted but has not applied yet, as apply is followed.
+    async fn verify_reversal(
+        &self,
+        id: &str,
+        responder: &dyn Responder,
+        rec: &ActionRecord,
+        inverse: ActionKind,
+        done: &Done,
+    ) -> Result<(), ExecError> {
+        for n in 1..=self.retry.verify_attempts.max(1) {
+            match self
+                .call(id, Step::Verify, || {
+                    responder.verify(inverse, &rec.action.target, done)
+                })
+                .await?
+            {
+                Ok(v) => {
+                    let settled = !matches!(v, Verification::NotYet { .. });
+                    self.log(id, LedgerEvent::Verified { verification: v })
+                        .await?;
+                    if settled || n == self.retry.verify_attempts {
+                        break;
+                    }
+                    self.sleeper.sleep(self.retry.verify_delay).await;
+                }
+                Err(_) => break,
+            }
         }
         Ok(())
     }

@@ -101,6 +101,9 @@ pub enum ActionStatus {
     Failed,
     /// Whether the change happened is not known: verify.
     Unknown,
+    /// The reversal was accepted by the vendor and is not in effect yet (a release on a device
+    /// that has not picked it up): still contained until verified.
+    Reverting,
     Reverted,
     UndoKept,
 }
@@ -201,6 +204,17 @@ pub fn fold(entries: &[LedgerEntry]) -> Option<ActionRecord> {
                     };
                 }
             }
+            LedgerEvent::Verified { verification } if r.status == ActionStatus::Reverting => {
+                // Verification of the reversal.
+                r.open_attempt = None;
+                match verification {
+                    Verification::Effective { .. } => r.status = ActionStatus::Reverted,
+                    Verification::NotYet { .. } => {}
+                    Verification::NotEffective { detail } => {
+                        r.reason = Some(format!("the reversal did not take effect: {detail}"));
+                    }
+                }
+            }
             LedgerEvent::Verified { verification } => {
                 r.open_attempt = None;
                 r.verification = Some(verification.clone());
@@ -219,7 +233,10 @@ pub fn fold(entries: &[LedgerEntry]) -> Option<ActionRecord> {
             }
             LedgerEvent::Reverted { done } => {
                 r.open_attempt = None;
-                r.status = ActionStatus::Reverted;
+                r.status = match done {
+                    Done::Pending { .. } => ActionStatus::Reverting,
+                    _ => ActionStatus::Reverted,
+                };
                 r.reverted = Some(done.clone());
             }
         }
