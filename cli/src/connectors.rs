@@ -84,3 +84,27 @@ pub async fn build(config: &Config) -> Result<Vec<Arc<dyn Responder>>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_example_configuration_loads_and_builds_every_connector() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cordon.example.toml");
+        let config = Config::load(Some(&path)).unwrap();
+        let names: Vec<&str> = build(&config).await.unwrap().iter().map(|r| r.name()).collect();
+        for want in ["entra", "okta", "aws-iam", "endpoint"] {
+            assert!(names.contains(&want), "{want} in {names:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_sections_fail_loudly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[sentinal]\nx = 1\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&p)).unwrap_err());
+        assert!(err.contains("sentinal"), "{err}");
+    }
+}
