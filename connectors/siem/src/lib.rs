@@ -16,7 +16,13 @@
 //! line quarantined with its line number while the others still parse; a trailing comma (as in
 //! published samples) is tolerated; anything else that is not JSON is `NotJson` with where it
 //! broke. Nothing here panics on any input.
+//!
+//! Each record is first offered to the typed fast path ([`fast`]: GuardDuty findings, Okta
+//! events and hook deliveries, the Sentinel incident trigger, read without building a
+//! `serde_json::Value`), which gives exactly what the `Value` path gives or declines; everything
+//! else, and everything it declines, goes through `serde_json::Value` and [`recognise`].
 
+mod fast;
 pub mod graph;
 pub mod guardduty;
 pub mod okta;
@@ -161,30 +167,75 @@ fn is_list_response(o: &serde_json::Map<String, Value>) -> bool {
 
 /// Parses raw bytes (a request body, a file, a queue message). See the crate docs for framing.
 pub fn parse_bytes(bytes: &[u8]) -> Vec<Parsed> {
+    let records = frame(bytes, |text| match fast::parse(text) {
+        Some((source, result)) => Ok(Record::Parsed(source, result)),
+        None => serde_json::from_str(text).map(Record::Value),
+    });
+    let mut out = Vec::with_capacity(records.len());
+    for (origin, record) in records {
+        match record {
+            Ok(Record::Parsed(source, result)) => {
+                out.push(Parsed::new(origin, Some(source), result))
+            }
+            Ok(Record::Value(v)) => out.extend(with_origin(&origin, parse_value(&v))),
+            Err(e) => out.push(Parsed::new(origin, None, Err(e))),
+        }
+    }
+    out
+}
+
+/// [`parse_bytes`] without the fast path: every record through `serde_json::Value`. For the
+/// differential tests and benchmarks.
+#[doc(hidden)]
+pub fn parse_bytes_via_value(bytes: &[u8]) -> Vec<Parsed> {
     split_records(bytes)
         .into_iter()
         .flat_map(|(origin, value)| match value {
-            Ok(v) => {
-                let mut parsed = parse_value(&v);
-                if !origin.is_empty() {
-                    for p in &mut parsed {
-                        p.origin = if p.origin.is_empty() {
-                            origin.clone()
-                        } else {
-                            format!("{origin} {}", p.origin)
-                        };
-                    }
-                }
-                parsed
-            }
+            Ok(v) => with_origin(&origin, parse_value(&v)),
             Err(e) => vec![Parsed::new(origin, None, Err(e))],
         })
         .collect()
 }
 
+/// The fast path alone on one record's text: what [`parse_value`] gives for it (one outcome,
+/// origin `""`), or `None` where the fast path declines. For the differential tests and
+/// benchmarks.
+#[doc(hidden)]
+pub fn parse_record_fast(text: &str) -> Option<Parsed> {
+    fast::parse(text).map(|(source, result)| Parsed::new(String::new(), Some(source), result))
+}
+
+/// A record of the input, parsed by the fast path or read as a `Value` for the dispatcher.
+enum Record {
+    Parsed(&'static str, Result<Vec<Alert>, ParseError>),
+    Value(Value),
+}
+
+/// Prefixes the origins of a record's outcomes with where the record sits in the input.
+fn with_origin(origin: &str, mut parsed: Vec<Parsed>) -> Vec<Parsed> {
+    if !origin.is_empty() {
+        for p in &mut parsed {
+            p.origin = if p.origin.is_empty() {
+                origin.to_string()
+            } else {
+                format!("{origin} {}", p.origin)
+            };
+        }
+    }
+    parsed
+}
+
 /// Splits raw bytes into JSON records: the whole document, or one per NDJSON line (a bad line is
 /// an error with its line number; the others still parse).
 pub fn split_records(bytes: &[u8]) -> Vec<(String, Result<Value, ParseError>)> {
+    frame(bytes, |text| serde_json::from_str::<Value>(text))
+}
+
+/// The framing of [`split_records`], each record read by `read`.
+fn frame<R>(
+    bytes: &[u8],
+    read: impl Fn(&str) -> Result<R, serde_json::Error>,
+) -> Vec<(String, Result<R, ParseError>)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
@@ -209,15 +260,15 @@ pub fn split_records(bytes: &[u8]) -> Vec<(String, Result<Value, ParseError>)> {
             }),
         )];
     }
-    let first_err = match serde_json::from_str::<Value>(trimmed) {
+    let first_err = match read(trimmed) {
         Ok(v) => return vec![(String::new(), Ok(v))],
         Err(e) => e,
     };
-    if let Some(lines) = ndjson(text) {
+    if let Some(lines) = ndjson(text, &read) {
         return lines;
     }
     if let Some(fixed) = without_trailing_commas(trimmed) {
-        if let Ok(v) = serde_json::from_str::<Value>(&fixed) {
+        if let Ok(v) = read(&fixed) {
             return vec![(String::new(), Ok(v))];
         }
     }
@@ -244,7 +295,10 @@ fn yaml_like(line: &str) -> bool {
 
 /// NDJSON when there are at least two non-empty lines and at least half of them are JSON
 /// objects or arrays on their own (a pretty-printed document never looks like that).
-fn ndjson(text: &str) -> Option<Vec<(String, Result<Value, ParseError>)>> {
+fn ndjson<R>(
+    text: &str,
+    read: impl Fn(&str) -> Result<R, serde_json::Error>,
+) -> Option<Vec<(String, Result<R, ParseError>)>> {
     let lines: Vec<(usize, &str)> = text
         .lines()
         .enumerate()
@@ -254,11 +308,11 @@ fn ndjson(text: &str) -> Option<Vec<(String, Result<Value, ParseError>)>> {
     if lines.len() < 2 {
         return None;
     }
-    let parsed: Vec<(String, Result<Value, ParseError>)> = lines
+    let parsed: Vec<(String, Result<R, ParseError>)> = lines
         .iter()
         .map(|(n, l)| {
             let r = if l.starts_with('{') || l.starts_with('[') {
-                serde_json::from_str::<Value>(l).map_err(|e| not_json(l, &e))
+                read(l).map_err(|e| not_json(l, &e))
             } else {
                 Err(ParseError::NotJson {
                     detail: "line is not a JSON object or array".into(),

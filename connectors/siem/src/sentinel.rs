@@ -23,6 +23,7 @@
 //! Alerts inside an incident take the incident's `lastModifiedTimeUtc` as `source_updated`: the
 //! entities come from the incident, so a later delivery with more entities is a new version.
 
+use crate::fast::{sc, text, view, Bag, Lit, Record, Seq, Strings};
 use crate::util::*;
 use cordon_core::entity::{AppEntity, ContextKind, DeviceEntity};
 use cordon_core::ids::{AppId, CloudResourceId, HostName, MdeDeviceId, ObjectId};
@@ -42,7 +43,14 @@ pub struct Sentinel;
 fn is_type(v: &Value, suffix: &str) -> bool {
     v.get("type")
         .and_then(Value::as_str)
-        .and_then(|t| t.get(t.len().checked_sub(suffix.len())?..))
+        .is_some_and(|t| ends_with_ci(t, suffix))
+}
+
+/// Whether `t` ends with `suffix`, ignoring ASCII case.
+pub(crate) fn ends_with_ci(t: &str, suffix: &str) -> bool {
+    t.len()
+        .checked_sub(suffix.len())
+        .and_then(|i| t.get(i..))
         .is_some_and(|end| end.eq_ignore_ascii_case(suffix))
 }
 
@@ -119,7 +127,8 @@ impl AlertSource for Sentinel {
             Some(Shape::Incident(inc, env)) => parse_incident(inc, env),
             Some(Shape::RestAlert(a)) => {
                 let props = get(a, "properties").ok_or_else(|| invalid("alert object has no properties"))?;
-                Ok(vec![finish(rest_alert(a, props, None, Vec::new(), None, None, &[]))])
+                let parts = AlertParts::of_value(a, props);
+                Ok(vec![finish(rest_alert(parts, None, Vec::new(), None, None, &[]))])
             }
             Some(Shape::RestEntity) => Err(ParseError::NotAnAlert {
                 what: "a Sentinel entity object on its own (entities complete an incident; they are not alerts)"
@@ -160,17 +169,12 @@ fn parse_incident(inc: &Value, env: Option<&Value>) -> Result<Vec<Alert>, ParseE
     let props = get(inc, "properties")
         .filter(|p| p.is_object())
         .ok_or_else(|| invalid("incident has no properties"))?;
-    let key = gs(inc, "id")
-        .map(str::to_ascii_lowercase)
-        .or_else(|| gs(inc, "name").map(str::to_string))
-        .or_else(|| text_of(get(props, "incidentNumber")))
-        .ok_or_else(|| invalid("incident has neither id, name nor incidentNumber"))?;
-    let tenant = gs(inc, "id")
-        .and_then(workspace_of)
-        .or_else(|| env.and_then(|e| gs(e, "workspaceId")).map(str::to_string));
-    let updated = time_of(get(props, "lastModifiedTimeUtc"));
-    let incident_rules: Vec<String> = string_list(get(props, "relatedAnalyticRuleIds"));
-
+    let key = incident_key(
+        gs(inc, "id"),
+        gs(inc, "name"),
+        get(props, "incidentNumber").map(Scalar::from),
+    )
+    .ok_or_else(|| invalid("incident has neither id, name nor incidentNumber"))?;
     let related = get(props, "relatedEntities").and_then(Value::as_array);
     let mut entities = Vec::new();
     if let Some(list) = related {
@@ -181,16 +185,89 @@ fn parse_incident(inc: &Value, env: Option<&Value>) -> Result<Vec<Alert>, ParseE
             }
         }
     }
-    let entities: Vec<AlertEntity> =
-        dedup(entities.into_iter().map(AlertEntity::unstated).collect());
-    let declared = [
-        path(props, &["additionalData", "entitiesCount"]),
-        path(props, &["additionalData", "relatedEntitiesCount"]),
-        get(props, "relatedEntitiesCount"),
-    ]
-    .into_iter()
-    .find_map(|v| f64_of(v).map(|n| n as usize));
-    let received = related.map_or(0, Vec::len);
+    let incident = IncidentParts {
+        tenant: incident_tenant(gs(inc, "id"), env.and_then(|e| gs(e, "workspaceId"))),
+        key,
+        updated: time_of(get(props, "lastModifiedTimeUtc")),
+        rules: string_list(get(props, "relatedAnalyticRuleIds")),
+        entities,
+        received: related.map_or(0, Vec::len),
+        declared: [
+            path(props, &["additionalData", "entitiesCount"]),
+            path(props, &["additionalData", "relatedEntitiesCount"]),
+            get(props, "relatedEntitiesCount"),
+        ]
+        .into_iter()
+        .find_map(|v| f64_of(v).map(|n| n as usize)),
+        title: gs(props, "title"),
+        severity: props.prop("severity"),
+        tactics: string_list(path(props, &["additionalData", "tactics"])),
+        techniques: string_list(path(props, &["additionalData", "techniques"])),
+        first_activity: props.prop("firstActivityTimeUtc"),
+        last_activity: props.prop("lastActivityTimeUtc"),
+    };
+    let alerts = get(props, "alerts")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let alerts = alerts
+        .iter()
+        .filter_map(|a| get(a, "properties").map(|ap| AlertParts::of_value(a, ap)));
+    Ok(incident_alerts(incident, alerts))
+}
+
+/// An incident's key: its ARM id (lower-cased), else its name, else its number.
+fn incident_key(
+    id: Option<&str>,
+    name: Option<&str>,
+    number: Option<Scalar<'_>>,
+) -> Option<String> {
+    id.map(str::to_ascii_lowercase)
+        .or_else(|| name.map(str::to_string))
+        .or_else(|| number.and_then(Scalar::text_owned))
+}
+
+/// The workspace of the incident's ARM id, else the trigger's `workspaceId`.
+fn incident_tenant(id: Option<&str>, workspace_id: Option<&str>) -> Option<String> {
+    id.and_then(workspace_of)
+        .or_else(|| workspace_id.map(str::to_string))
+}
+
+/// What an incident states, read from either representation.
+struct IncidentParts<'a> {
+    key: String,
+    tenant: Option<String>,
+    updated: Option<chrono::DateTime<chrono::Utc>>,
+    /// `relatedAnalyticRuleIds`.
+    rules: Vec<String>,
+    /// The related entities, in order (not yet deduplicated).
+    entities: Vec<Entity>,
+    /// How many related entities the payload carries.
+    received: usize,
+    /// How many the incident says it has.
+    declared: Option<usize>,
+    title: Option<&'a str>,
+    severity: Option<Scalar<'a>>,
+    tactics: Vec<String>,
+    techniques: Vec<String>,
+    first_activity: Option<Scalar<'a>>,
+    last_activity: Option<Scalar<'a>>,
+}
+
+/// The alerts of an incident: one per alert in it (with the incident's entities), or one
+/// standing for the incident when it has none.
+fn incident_alerts<'a>(
+    inc: IncidentParts<'a>,
+    alerts: impl Iterator<Item = AlertParts<'a>>,
+) -> Vec<Alert> {
+    let entities: Vec<AlertEntity> = dedup(
+        inc.entities
+            .into_iter()
+            .map(AlertEntity::unstated)
+            .collect(),
+    );
+    let received = inc.received;
+    let declared = inc.declared;
     let coverage = if entities.is_empty() {
         Coverage::Missing
     } else if declared.is_some_and(|d| d > received) || received == ENTITY_CAP {
@@ -198,52 +275,41 @@ fn parse_incident(inc: &Value, env: Option<&Value>) -> Result<Vec<Alert>, ParseE
     } else {
         Coverage::Complete
     };
-
-    let alerts = get(props, "alerts")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    let mut out = Vec::with_capacity(alerts.len().max(1));
-    for a in alerts {
-        let Some(ap) = get(a, "properties") else {
-            continue;
-        };
+    let mut out = Vec::with_capacity(alerts.size_hint().0.max(1));
+    for parts in alerts {
         let mut alert = rest_alert(
-            a,
-            ap,
-            Some(&key),
+            parts,
+            Some(&inc.key),
             entities.clone(),
-            updated,
-            tenant.clone(),
-            &incident_rules,
+            inc.updated,
+            inc.tenant.clone(),
+            &inc.rules,
         );
         alert.coverage = coverage.clone();
         out.push(finish_keep_coverage(alert));
     }
     if out.is_empty() {
-        let mut a = blank(Source::Sentinel, key.clone());
-        a.source_updated = updated;
-        a.detector_id = match incident_rules.as_slice() {
+        let mut a = blank(Source::Sentinel, inc.key.clone());
+        a.source_updated = inc.updated;
+        a.detector_id = match inc.rules.as_slice() {
             [one] => format!("sentinel:{}", rule_id(one)),
             _ => "sentinel:incident".to_string(),
         };
         a.alert_type = "SentinelIncident".into();
-        a.title = gs(props, "title")
-            .unwrap_or("Sentinel incident")
-            .to_string();
+        a.title = inc.title.unwrap_or("Sentinel incident").to_string();
         a.detector_name = a.title.clone();
-        a.severity = sentinel_severity(get(props, "severity"));
-        a.tactics = tactics_of(path(props, &["additionalData", "tactics"]));
-        a.techniques = techniques_of(path(props, &["additionalData", "techniques"]));
-        a.first_activity = time_of(get(props, "firstActivityTimeUtc"));
-        a.last_activity = time_of(get(props, "lastActivityTimeUtc"));
+        a.severity = sentinel_severity(inc.severity);
+        a.tactics = tactics_in(inc.tactics);
+        a.techniques = techniques_in_list(&inc.techniques);
+        a.first_activity = inc.first_activity.and_then(Scalar::time);
+        a.last_activity = inc.last_activity.and_then(Scalar::time);
         a.entities = entities;
         a.coverage = coverage;
-        a.tenant = tenant;
-        a.parent_incident = Some(key);
+        a.tenant = inc.tenant;
+        a.parent_incident = Some(inc.key);
         out.push(finish_keep_coverage(a));
     }
-    Ok(out)
+    out
 }
 
 /// Like `finish`, but an explicit `Truncated` stays.
@@ -256,57 +322,94 @@ fn finish_keep_coverage(a: Alert) -> Alert {
     a
 }
 
+/// What a REST alert (`{id, name, properties}`) states, read from either representation.
+struct AlertParts<'a> {
+    id: String,
+    processing_end_time: Option<Scalar<'a>>,
+    time_generated: Option<Scalar<'a>>,
+    /// `additionalData."Analytic Rule Ids"`.
+    rules: Vec<String>,
+    /// `additionalData."Analytic Rule Name"`.
+    rule_name: Option<&'a str>,
+    product: Option<&'a str>,
+    alert_type: Option<&'a str>,
+    display_name: Option<&'a str>,
+    friendly_name: Option<&'a str>,
+    severity: Option<Scalar<'a>>,
+    tactics: Vec<String>,
+    techniques: Vec<String>,
+    sub_techniques: Vec<String>,
+    start: Option<Scalar<'a>>,
+    end: Option<Scalar<'a>>,
+}
+
+/// A REST alert's id: `systemAlertId`, else its name, else the last part of its ARM id.
+fn alert_id(system_alert_id: Option<&str>, name: Option<&str>, id: Option<&str>) -> Option<String> {
+    system_alert_id
+        .or(name)
+        .or_else(|| id.map(|i| i.rsplit('/').next().unwrap_or(i)))
+        .map(str::to_ascii_lowercase)
+}
+
+impl<'a> AlertParts<'a> {
+    fn of_value(a: &'a Value, p: &'a Value) -> Self {
+        AlertParts {
+            id: alert_id(gs(p, "systemAlertId"), gs(a, "name"), gs(a, "id"))
+                .unwrap_or_else(|| stable_hash(a)),
+            processing_end_time: p.prop("processingEndTime"),
+            time_generated: p.prop("timeGenerated"),
+            rules: string_list(path(p, &["additionalData", "Analytic Rule Ids"])),
+            rule_name: ps(p, &["additionalData", "Analytic Rule Name"]),
+            product: gs(p, "productName"),
+            alert_type: gs(p, "alertType"),
+            display_name: gs(p, "alertDisplayName"),
+            friendly_name: gs(p, "friendlyName"),
+            severity: p.prop("severity"),
+            tactics: string_list(get(p, "tactics")),
+            techniques: string_list(get(p, "techniques")),
+            sub_techniques: string_list(get(p, "subTechniques")),
+            start: p.prop("startTimeUtc"),
+            end: p.prop("endTimeUtc"),
+        }
+    }
+}
+
 fn rest_alert(
-    a: &Value,
-    p: &Value,
+    p: AlertParts<'_>,
     incident: Option<&str>,
     entities: Vec<AlertEntity>,
     incident_updated: Option<chrono::DateTime<chrono::Utc>>,
     tenant: Option<String>,
     incident_rules: &[String],
 ) -> Alert {
-    let id = gs(p, "systemAlertId")
-        .or_else(|| gs(a, "name"))
-        .or_else(|| gs(a, "id").map(|i| i.rsplit('/').next().unwrap_or(i)))
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_else(|| stable_hash(a));
-    let mut alert = blank(Source::Sentinel, id);
+    let mut alert = blank(Source::Sentinel, p.id);
     alert.source_updated = incident_updated
-        .or_else(|| time_of(get(p, "processingEndTime")))
-        .or_else(|| time_of(get(p, "timeGenerated")));
-    let rules = string_list(path(p, &["additionalData", "Analytic Rule Ids"]));
-    let product = gs(p, "productName").unwrap_or("Azure Sentinel");
-    let alert_type = gs(p, "alertType").unwrap_or("");
-    alert.detector_id = match (rules.first(), incident_rules) {
+        .or_else(|| p.processing_end_time.and_then(Scalar::time))
+        .or_else(|| p.time_generated.and_then(Scalar::time));
+    let product = p.product.unwrap_or("Azure Sentinel");
+    let alert_type = p.alert_type.unwrap_or("");
+    alert.detector_id = match (p.rules.first(), incident_rules) {
         (Some(r), _) => format!("sentinel:{}", rule_id(r)),
         (None, [one]) if incident.is_some() && product.contains("Sentinel") => {
             format!("sentinel:{}", rule_id(one))
         }
         _ => format!("sentinel:{product}:{alert_type}"),
     };
-    alert.detector_name = gs(p, "alertDisplayName")
-        .or_else(|| {
-            path(p, &["additionalData", "Analytic Rule Name"]).and_then(|v| str_of(Some(v)))
-        })
-        .unwrap_or("")
-        .to_string();
-    alert.title = gs(p, "alertDisplayName")
-        .or_else(|| gs(p, "friendlyName"))
-        .unwrap_or("")
-        .to_string();
+    alert.detector_name = p.display_name.or(p.rule_name).unwrap_or("").to_string();
+    alert.title = p.display_name.or(p.friendly_name).unwrap_or("").to_string();
     alert.alert_type = if alert_type.is_empty() {
         alert.title.clone()
     } else {
         alert_type.to_string()
     };
-    alert.severity = sentinel_severity(get(p, "severity"));
-    alert.tactics = tactics_of(get(p, "tactics"));
-    alert.techniques = techniques_of(get(p, "techniques"));
+    alert.severity = sentinel_severity(p.severity);
+    alert.tactics = tactics_in(p.tactics);
+    alert.techniques = techniques_in_list(&p.techniques);
     if alert.techniques.is_empty() {
-        alert.techniques = techniques_of(get(p, "subTechniques"));
+        alert.techniques = techniques_in_list(&p.sub_techniques);
     }
-    alert.first_activity = time_of(get(p, "startTimeUtc"));
-    alert.last_activity = time_of(get(p, "endTimeUtc"));
+    alert.first_activity = p.start.and_then(Scalar::time);
+    alert.last_activity = p.end.and_then(Scalar::time);
     alert.entities = entities;
     alert.tenant = tenant;
     alert.parent_incident = incident.map(str::to_string);
@@ -345,7 +448,7 @@ fn security_alert_row(row: &Value) -> Result<Alert, ParseError> {
     } else {
         alert_type.to_string()
     };
-    a.severity = sentinel_severity(get(row, "AlertSeverity"));
+    a.severity = sentinel_severity(row.prop("AlertSeverity"));
     a.tactics = tactics_of(get(row, "Tactics"));
     a.techniques = techniques_of(get(row, "Techniques"));
     a.first_activity = time_of(get(row, "StartTime"));
@@ -398,7 +501,7 @@ fn security_incident_row(row: &Value) -> Result<Alert, ParseError> {
     a.alert_type = "SentinelIncident".into();
     a.title = gs(row, "Title").unwrap_or("Sentinel incident").to_string();
     a.detector_name = a.title.clone();
-    a.severity = sentinel_severity(get(row, "Severity"));
+    a.severity = sentinel_severity(row.prop("Severity"));
     a.tactics = tactics_of(path(row, &["AdditionalData", "tactics"]));
     a.techniques = techniques_of(path(row, &["AdditionalData", "techniques"]));
     a.first_activity = time_of(get(row, "FirstActivityTime"));
@@ -483,28 +586,28 @@ fn norm_kind(kind: &str) -> String {
 
 /// Converts one Sentinel entity (REST `kind` + camelCase `properties`, or ASC `Type` +
 /// PascalCase fields; keys are matched case-insensitively) into Cordon entities.
-pub(crate) fn entity_from(kind: &str, p: &Value, out: &mut Vec<Entity>) {
+pub(crate) fn entity_from<P: Props + ?Sized>(kind: &str, p: &P, out: &mut Vec<Entity>) {
     match norm_kind(kind).as_str() {
         "account" => {
             let parts = AccountParts {
-                name: gs(p, "Name").or_else(|| gs(p, "accountName")),
-                upn_suffix: gs(p, "UPNSuffix"),
-                upn: gs(p, "UserPrincipalName").or_else(|| gs(p, "upn")),
-                aad_user_id: gs(p, "AadUserId"),
-                object_guid: gs(p, "ObjectGuid"),
-                sid: gs(p, "Sid"),
-                nt_domain: gs(p, "NTDomain"),
-                display_name: gs(p, "DisplayName").or_else(|| gs(p, "FriendlyName")),
+                name: p.text("Name").or_else(|| p.text("accountName")),
+                upn_suffix: p.text("UPNSuffix"),
+                upn: p.text("UserPrincipalName").or_else(|| p.text("upn")),
+                aad_user_id: p.text("AadUserId"),
+                object_guid: p.text("ObjectGuid"),
+                sid: p.text("Sid"),
+                nt_domain: p.text("NTDomain"),
+                display_name: p.text("DisplayName").or_else(|| p.text("FriendlyName")),
                 email: None,
-                is_domain_joined: bool_of(get(p, "IsDomainJoined")),
+                is_domain_joined: p.prop("IsDomainJoined").and_then(Scalar::bool),
             };
             out.extend(user_from(&parts).map(Entity::User));
         }
         "host" => {
             let mut d = DeviceEntity::default();
-            let host = gs(p, "HostName").or_else(|| gs(p, "NetBiosName"));
+            let host = p.text("HostName").or_else(|| p.text("NetBiosName"));
             if let Some(h) = host.and_then(|h| HostName::parse(h).ok()) {
-                if let Some(dom) = gs(p, "DnsDomain") {
+                if let Some(dom) = p.text("DnsDomain") {
                     d.fqdn = HostName::parse(&format!("{h}.{dom}")).ok();
                 } else if h.as_str().contains('.') {
                     d.fqdn = Some(h.clone());
@@ -512,39 +615,46 @@ pub(crate) fn entity_from(kind: &str, p: &Value, out: &mut Vec<Entity>) {
                 d.host_name = HostName::parse(h.short()).ok();
             }
             if d.fqdn.is_none() {
-                d.fqdn = gs(p, "FQDN").and_then(|f| HostName::parse(f).ok());
+                d.fqdn = p.text("FQDN").and_then(|f| HostName::parse(f).ok());
             }
-            d.mde_device_id = gs(p, "MdatpDeviceId").and_then(|s| MdeDeviceId::parse(s).ok());
-            d.azure_device_id = gs(p, "AadDeviceId").and_then(|s| ObjectId::parse(s).ok());
-            d.cloud_resource_id = gs(p, "AzureID").and_then(cloud_resource);
+            d.mde_device_id = p
+                .text("MdatpDeviceId")
+                .and_then(|s| MdeDeviceId::parse(s).ok());
+            d.azure_device_id = p.text("AadDeviceId").and_then(|s| ObjectId::parse(s).ok());
+            d.cloud_resource_id = p.text("AzureID").and_then(cloud_resource);
             if !d.is_empty() {
                 out.push(Entity::Device(d));
             }
         }
-        "ip" => out.extend(gs(p, "Address").and_then(ip_entity)),
-        "url" => out.extend(gs(p, "Url").map(|u| context(ContextKind::Url, u))),
+        "ip" => out.extend(p.text("Address").and_then(ip_entity)),
+        "url" => out.extend(p.text("Url").map(|u| context(ContextKind::Url, u))),
         "filehash" => {
-            if let Some(h) = gs(p, "Value").or_else(|| gs(p, "hashValue")) {
-                let alg = gs(p, "Algorithm").unwrap_or("hash").to_ascii_lowercase();
+            if let Some(h) = p.text("Value").or_else(|| p.text("hashValue")) {
+                let alg = p.text("Algorithm").unwrap_or("hash").to_ascii_lowercase();
                 out.push(context(ContextKind::FileHash, &format!("{alg}:{h}")));
             }
         }
         "file" => {
-            if let Some(n) = gs(p, "Name").or_else(|| gs(p, "fileName")) {
-                let v = match gs(p, "Directory") {
+            if let Some(n) = p.text("Name").or_else(|| p.text("fileName")) {
+                let v = match p.text("Directory") {
                     Some(d) => format!("{}\\{n}", d.trim_end_matches('\\')),
                     None => n.to_string(),
                 };
                 out.push(context(ContextKind::File, &v));
             }
         }
-        "process" => out.extend(gs(p, "CommandLine").map(|c| context(ContextKind::Process, c))),
+        "process" => out.extend(
+            p.text("CommandLine")
+                .map(|c| context(ContextKind::Process, c)),
+        ),
         "mailbox" => {
             let parts = AccountParts {
-                upn: gs(p, "Upn"),
-                email: gs(p, "MailboxPrimaryAddress"),
-                aad_user_id: gs(p, "AadId").or_else(|| gs(p, "ExternalDirectoryObjectId")),
-                display_name: gs(p, "DisplayName"),
+                upn: p.text("Upn"),
+                email: p.text("MailboxPrimaryAddress"),
+                aad_user_id: p
+                    .text("AadId")
+                    .or_else(|| p.text("ExternalDirectoryObjectId")),
+                display_name: p.text("DisplayName"),
                 ..AccountParts::default()
             };
             out.extend(user_from(&parts).map(Entity::User));
@@ -552,7 +662,7 @@ pub(crate) fn entity_from(kind: &str, p: &Value, out: &mut Vec<Entity>) {
         "mailmessage" => {
             // The recipient is a user of ours (the policy decides it is the victim); senders are
             // addresses, kept as context.
-            if let Some(r) = gs(p, "Recipient") {
+            if let Some(r) = p.text("Recipient") {
                 let parts = AccountParts {
                     email: Some(r),
                     ..AccountParts::default()
@@ -560,15 +670,20 @@ pub(crate) fn entity_from(kind: &str, p: &Value, out: &mut Vec<Entity>) {
                 out.extend(user_from(&parts).map(Entity::User));
             }
             for k in ["Sender", "P1Sender", "P2Sender"] {
-                out.extend(gs(p, k).map(|s| context(ContextKind::Mailbox, s)));
+                out.extend(p.text(k).map(|s| context(ContextKind::Mailbox, s)));
             }
-            out.extend(gs(p, "SenderIP").and_then(ip_entity));
+            out.extend(p.text("SenderIP").and_then(ip_entity));
         }
         "cloudapplication" | "oauthapplication" => {
-            let name = gs(p, "Name")
-                .or_else(|| gs(p, "AppName"))
-                .or_else(|| gs(p, "InstanceName"));
-            match text_of(get(p, "AppId")).and_then(|s| AppId::parse(&s).ok()) {
+            let name = p
+                .text("Name")
+                .or_else(|| p.text("AppName"))
+                .or_else(|| p.text("InstanceName"));
+            match p
+                .prop("AppId")
+                .and_then(Scalar::text_owned)
+                .and_then(|s| AppId::parse(&s).ok())
+            {
                 Some(app_id) => out.push(Entity::OauthApp(AppEntity {
                     app_id: Some(app_id),
                     service_principal_id: None,
@@ -579,7 +694,7 @@ pub(crate) fn entity_from(kind: &str, p: &Value, out: &mut Vec<Entity>) {
             }
         }
         "azureresource" => {
-            if let Some(r) = gs(p, "ResourceId") {
+            if let Some(r) = p.text("ResourceId") {
                 if r.to_ascii_lowercase()
                     .contains("/providers/microsoft.compute/virtualmachines/")
                 {
@@ -594,12 +709,13 @@ pub(crate) fn entity_from(kind: &str, p: &Value, out: &mut Vec<Entity>) {
                 out.push(context(ContextKind::CloudResource, r));
             }
         }
-        "dns" | "dnsresolution" => {
-            out.extend(gs(p, "DomainName").map(|d| context(ContextKind::Domain, d)))
-        }
+        "dns" | "dnsresolution" => out.extend(
+            p.text("DomainName")
+                .map(|d| context(ContextKind::Domain, d)),
+        ),
         "malware" => out.extend(
-            gs(p, "Name")
-                .or_else(|| gs(p, "MalwareName"))
+            p.text("Name")
+                .or_else(|| p.text("MalwareName"))
                 .map(|m| context(ContextKind::Other, &format!("malware: {m}"))),
         ),
         _ => {}
@@ -619,8 +735,162 @@ pub(crate) fn cloud_resource(s: &str) -> Option<CloudResourceId> {
 
 /// Sentinel's scale tops at High; Log Analytics connectors that map it to numbers use 100 for
 /// High, so a numeric 100 is High here, not Critical.
-fn sentinel_severity(v: Option<&Value>) -> Severity {
-    severity_of(v)
+fn sentinel_severity(v: Option<Scalar<'_>>) -> Severity {
+    v.and_then(Scalar::severity)
         .unwrap_or(Severity::Medium)
         .min(Severity::High)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast path (see `crate::fast`)
+
+view! {
+    /// The `object` of a playbook incident trigger.
+    pub(crate) struct IncidentView<'de> {
+        "id" => id: Lit<'de>,
+        "name" => name: Lit<'de>,
+        "type" => ty: Lit<'de>,
+        "properties" => properties: IncidentPropsView<'de>,
+    }
+}
+
+view! {
+    pub(crate) struct IncidentPropsView<'de> {
+        "lastModifiedTimeUtc" => last_modified: Lit<'de>,
+        "relatedAnalyticRuleIds" => rules: Strings,
+        "relatedEntities" => related_entities: Seq<EntityView<'de>>,
+        "additionalData" => additional_data: IncidentDataView<'de>,
+        "relatedEntitiesCount" => related_entities_count: Lit<'de>,
+        "alerts" => alerts: Seq<AlertView<'de>>,
+        "incidentNumber" => incident_number: Lit<'de>,
+        "title" => title: Lit<'de>,
+        "severity" => severity: Lit<'de>,
+        "firstActivityTimeUtc" => first_activity: Lit<'de>,
+        "lastActivityTimeUtc" => last_activity: Lit<'de>,
+    }
+}
+
+view! {
+    pub(crate) struct IncidentDataView<'de> {
+        "entitiesCount" => entities_count: Lit<'de>,
+        "relatedEntitiesCount" => related_entities_count: Lit<'de>,
+        "tactics" => tactics: Strings,
+        "techniques" => techniques: Strings,
+    }
+}
+
+view! {
+    pub(crate) struct EntityView<'de> {
+        "kind" => kind: Lit<'de>,
+        "properties" => properties: Bag<'de>,
+    }
+}
+
+view! {
+    pub(crate) struct AlertView<'de> {
+        "id" => id: Lit<'de>,
+        "name" => name: Lit<'de>,
+        "properties" => properties: AlertPropsView<'de>,
+    }
+}
+
+view! {
+    pub(crate) struct AlertPropsView<'de> {
+        "systemAlertId" => system_alert_id: Lit<'de>,
+        "processingEndTime" => processing_end_time: Lit<'de>,
+        "timeGenerated" => time_generated: Lit<'de>,
+        "additionalData" => additional_data: AlertDataView<'de>,
+        "productName" => product_name: Lit<'de>,
+        "alertType" => alert_type: Lit<'de>,
+        "alertDisplayName" => alert_display_name: Lit<'de>,
+        "friendlyName" => friendly_name: Lit<'de>,
+        "severity" => severity: Lit<'de>,
+        "tactics" => tactics: Strings,
+        "techniques" => techniques: Strings,
+        "subTechniques" => sub_techniques: Strings,
+        "startTimeUtc" => start_time: Lit<'de>,
+        "endTimeUtc" => end_time: Lit<'de>,
+    }
+}
+
+view! {
+    pub(crate) struct AlertDataView<'de> {
+        "Analytic Rule Ids" => rules: Strings,
+        "Analytic Rule Name" => rule_name: Lit<'de>,
+    }
+}
+
+fn strings(field: &Option<Strings>) -> Vec<String> {
+    field.as_ref().map(|s| s.0.clone()).unwrap_or_default()
+}
+
+impl<'a> AlertParts<'a> {
+    /// `None` when the alert has no id (its id would be a hash of the whole alert).
+    fn of_view(a: &'a AlertView<'_>, p: &'a AlertPropsView<'_>) -> Option<Self> {
+        let data = p.additional_data.as_ref();
+        Some(AlertParts {
+            id: alert_id(text(&p.system_alert_id), text(&a.name), text(&a.id))?,
+            processing_end_time: sc(&p.processing_end_time),
+            time_generated: sc(&p.time_generated),
+            rules: data.map(|d| strings(&d.rules)).unwrap_or_default(),
+            rule_name: data.and_then(|d| text(&d.rule_name)),
+            product: text(&p.product_name),
+            alert_type: text(&p.alert_type),
+            display_name: text(&p.alert_display_name),
+            friendly_name: text(&p.friendly_name),
+            severity: sc(&p.severity),
+            tactics: strings(&p.tactics),
+            techniques: strings(&p.techniques),
+            sub_techniques: strings(&p.sub_techniques),
+            start: sc(&p.start_time),
+            end: sc(&p.end_time),
+        })
+    }
+}
+
+/// The alerts of a playbook incident trigger on the fast path (`parse_incident`), or `None`
+/// where it declines: no properties object, no key, or an alert without an id.
+pub(crate) fn parse_trigger_fast(
+    inc: &IncidentView<'_>,
+    envelope: &Record<'_>,
+) -> Option<Result<Vec<Alert>, ParseError>> {
+    let props = inc.properties.as_ref().filter(|p| p.meta.is_object)?;
+    let key = incident_key(text(&inc.id), text(&inc.name), sc(&props.incident_number))?;
+    let related = props.related_entities.as_ref().and_then(Seq::items);
+    let mut entities = Vec::new();
+    for e in related.unwrap_or(&[]) {
+        let kind = text(&e.kind).unwrap_or("");
+        if let Some(p) = &e.properties {
+            entity_from(kind, p, &mut entities);
+        }
+    }
+    let data = props.additional_data.as_ref();
+    let mut alerts = Vec::new();
+    for a in props.alerts.as_ref().and_then(Seq::items).unwrap_or(&[]) {
+        if let Some(p) = &a.properties {
+            alerts.push(AlertParts::of_view(a, p)?);
+        }
+    }
+    let incident = IncidentParts {
+        tenant: incident_tenant(text(&inc.id), text(&envelope.workspace_id)),
+        key,
+        updated: sc(&props.last_modified).and_then(Scalar::time),
+        rules: strings(&props.rules),
+        entities,
+        received: related.map_or(0, <[_]>::len),
+        declared: [
+            data.and_then(|d| sc(&d.entities_count)),
+            data.and_then(|d| sc(&d.related_entities_count)),
+            sc(&props.related_entities_count),
+        ]
+        .into_iter()
+        .find_map(|v| v.and_then(Scalar::f64).map(|n| n as usize)),
+        title: text(&props.title),
+        severity: sc(&props.severity),
+        tactics: data.map(|d| strings(&d.tactics)).unwrap_or_default(),
+        techniques: data.map(|d| strings(&d.techniques)).unwrap_or_default(),
+        first_activity: sc(&props.first_activity),
+        last_activity: sc(&props.last_activity),
+    };
+    Some(Ok(incident_alerts(incident, alerts.into_iter())))
 }

@@ -33,19 +33,115 @@ pub(crate) fn path<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a Value> {
     keys.iter().try_fold(v, |cur, k| get(cur, k))
 }
 
+/// A JSON scalar as the parsers read it, borrowed from a `serde_json::Value` or from the typed
+/// fast path ([`crate::fast`]), so both read values through the same functions. Containers are
+/// only told apart from scalars (a parser that wants a string and gets an object gets nothing).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Num(&'a serde_json::Number),
+    Str(&'a str),
+    Array,
+    Object,
+}
+
+impl<'a> From<&'a Value> for Scalar<'a> {
+    fn from(v: &'a Value) -> Self {
+        match v {
+            Value::Null => Scalar::Null,
+            Value::Bool(b) => Scalar::Bool(*b),
+            Value::Number(n) => Scalar::Num(n),
+            Value::String(s) => Scalar::Str(s),
+            Value::Array(_) => Scalar::Array,
+            Value::Object(_) => Scalar::Object,
+        }
+    }
+}
+
+impl<'a> Scalar<'a> {
+    /// A non-empty, trimmed string (`null`, `""`, `"null"`, `"None"` are treated as absent).
+    pub(crate) fn text(self) -> Option<&'a str> {
+        match self {
+            Scalar::Str(s) => {
+                let t = s.trim();
+                if t.is_empty() || t == "null" || t == "None" || t == "N/A" {
+                    None
+                } else {
+                    Some(t)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A string or a number, as text (ids that are sometimes numbers: `incidentId: 924518`).
+    pub(crate) fn text_owned(self) -> Option<String> {
+        match self {
+            Scalar::Str(_) => self.text().map(str::to_string),
+            Scalar::Num(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn f64(self) -> Option<f64> {
+        match self {
+            Scalar::Num(n) => n.as_f64(),
+            Scalar::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn bool(self) -> Option<bool> {
+        match self {
+            Scalar::Bool(b) => Some(b),
+            Scalar::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Scalar::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+
+    /// See [`time_of`].
+    pub(crate) fn time(self) -> Option<DateTime<Utc>> {
+        match self {
+            Scalar::Str(s) => parse_time(s),
+            Scalar::Num(n) => epoch(n.as_f64()?),
+            _ => None,
+        }
+    }
+
+    /// See [`severity_of`].
+    pub(crate) fn severity(self) -> Option<Severity> {
+        match self {
+            Scalar::Str(s) => {
+                Severity::parse(s).or_else(|| s.trim().parse::<f64>().ok().map(severity_0_100))
+            }
+            Scalar::Num(n) => n.as_f64().map(severity_0_100),
+            _ => None,
+        }
+    }
+}
+
+/// Named fields of an object, looked up as [`get`] does. Lets entity mapping read a
+/// `serde_json::Value` and the fast path's [`crate::fast::Bag`] alike.
+pub(crate) trait Props {
+    fn prop(&self, key: &str) -> Option<Scalar<'_>>;
+
+    /// The field as a non-empty string ([`Scalar::text`]).
+    fn text(&self, key: &str) -> Option<&str> {
+        self.prop(key).and_then(Scalar::text)
+    }
+}
+
+impl Props for Value {
+    fn prop(&self, key: &str) -> Option<Scalar<'_>> {
+        get(self, key).map(Scalar::from)
+    }
+}
+
 /// A non-empty, trimmed string (`null`, `""`, `"null"`, `"None"` are treated as absent).
 pub(crate) fn str_of(v: Option<&Value>) -> Option<&str> {
-    match v? {
-        Value::String(s) => {
-            let t = s.trim();
-            if t.is_empty() || t == "null" || t == "None" || t == "N/A" {
-                None
-            } else {
-                Some(t)
-            }
-        }
-        _ => None,
-    }
+    v.map(Scalar::from).and_then(Scalar::text)
 }
 
 pub(crate) fn gs<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -58,28 +154,11 @@ pub(crate) fn ps<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a str> {
 
 /// A string or a number, as text (ids that are sometimes numbers: `incidentId: 924518`).
 pub(crate) fn text_of(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(_) => str_of(v).map(str::to_string),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    v.map(Scalar::from).and_then(Scalar::text_owned)
 }
 
 pub(crate) fn f64_of(v: Option<&Value>) -> Option<f64> {
-    match v? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-pub(crate) fn bool_of(v: Option<&Value>) -> Option<bool> {
-    match v? {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
+    v.map(Scalar::from).and_then(Scalar::f64)
 }
 
 /// String items of an array, a JSON-array string or a comma-separated string.
@@ -90,19 +169,22 @@ pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
             .filter_map(|x| str_of(Some(x)))
             .map(str::to_string)
             .collect(),
-        Some(Value::String(s)) => {
-            let t = s.trim();
-            if t.starts_with('[') {
-                return string_list(serde_json::from_str::<Value>(t).ok().as_ref());
-            }
-            t.split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_string)
-                .collect()
-        }
+        Some(Value::String(s)) => split_list(s),
         _ => Vec::new(),
     }
+}
+
+/// The items of a list given as one string: a JSON array or comma-separated.
+pub(crate) fn split_list(s: &str) -> Vec<String> {
+    let t = s.trim();
+    if t.starts_with('[') {
+        return string_list(serde_json::from_str::<Value>(t).ok().as_ref());
+    }
+    t.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -113,11 +195,7 @@ pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
 /// `2025-04-11 20:51:04.058183200` — taken as UTC), and epoch seconds or milliseconds (numbers or
 /// digit strings).
 pub(crate) fn time_of(v: Option<&Value>) -> Option<DateTime<Utc>> {
-    match v? {
-        Value::String(s) => parse_time(s),
-        Value::Number(n) => epoch(n.as_f64()?),
-        _ => None,
-    }
+    v.map(Scalar::from).and_then(Scalar::time)
 }
 
 pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
@@ -167,13 +245,7 @@ fn epoch(x: f64) -> Option<DateTime<Utc>> {
 /// A severity name, or a number on a 0–100 scale (Log Analytics connectors map High to 100,
 /// Medium to 50; Security Hub `Normalized`).
 pub(crate) fn severity_of(v: Option<&Value>) -> Option<Severity> {
-    match v? {
-        Value::String(s) => {
-            Severity::parse(s).or_else(|| s.trim().parse::<f64>().ok().map(severity_0_100))
-        }
-        Value::Number(n) => n.as_f64().map(severity_0_100),
-        _ => None,
-    }
+    v.map(Scalar::from).and_then(Scalar::severity)
 }
 
 /// 0–100 scale, as Security Hub documents `Severity.Normalized`.
@@ -240,8 +312,13 @@ pub(crate) fn tactic(s: &str) -> Option<&'static str> {
 /// Tactics from a list or a comma-separated string; unknown names are kept as given (Sentinel
 /// and Defender names are already normalized; nothing is lost).
 pub(crate) fn tactics_of(v: Option<&Value>) -> Vec<String> {
+    tactics_in(string_list(v))
+}
+
+/// [`tactics_of`] for a list already split.
+pub(crate) fn tactics_in(list: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for t in string_list(v) {
+    for t in list {
         let t = tactic(&t).map(str::to_string).unwrap_or(t);
         push_unique(&mut out, t);
     }
@@ -276,9 +353,14 @@ pub(crate) fn techniques_in(s: &str, out: &mut Vec<String>) {
 }
 
 pub(crate) fn techniques_of(v: Option<&Value>) -> Vec<String> {
+    techniques_in_list(&string_list(v))
+}
+
+/// [`techniques_of`] for a list already split.
+pub(crate) fn techniques_in_list(list: &[String]) -> Vec<String> {
     let mut out = Vec::new();
-    for t in string_list(v) {
-        techniques_in(&t, &mut out);
+    for t in list {
+        techniques_in(t, &mut out);
     }
     out
 }
@@ -371,6 +453,10 @@ pub(crate) fn user_from(p: &AccountParts<'_>) -> Option<UserEntity> {
 }
 
 pub(crate) fn ip_of(s: &str) -> Option<IpAddr> {
+    // A plain address is what `unwrap_scalar` would return as is: skip its copy.
+    if let Ok(ip) = s.trim().parse() {
+        return Some(ip);
+    }
     let t = cordon_core::ids::unwrap_scalar(s, "IP").ok()?;
     t.parse().ok()
 }
@@ -389,14 +475,20 @@ pub(crate) fn context(kind: ContextKind, value: &str) -> Entity {
 /// Removes repeated mentions of one entity, keeping the first (the stated role, if any, wins
 /// over an unstated mention of the same entity).
 pub(crate) fn dedup(mut v: Vec<AlertEntity>) -> Vec<AlertEntity> {
-    let mut out: Vec<AlertEntity> = Vec::with_capacity(v.len());
-    v.sort_by_key(|e| !e.role_from_source);
-    for e in v {
-        if !out.iter().any(|o| o.entity == e.entity) {
-            out.push(e);
+    if v.len() > 1 {
+        v.sort_by_key(|e| !e.role_from_source);
+        let mut kept = 0;
+        for i in 0..v.len() {
+            if !v[..kept].iter().any(|o| o.entity == v[i].entity) {
+                v.swap(kept, i);
+                kept += 1;
+            }
         }
+        v.truncate(kept);
     }
-    out
+    // Alerts are kept (correlation holds them): no spare room.
+    v.shrink_to_fit();
+    v
 }
 
 // ---------------------------------------------------------------------------------------------
