@@ -93,7 +93,12 @@ mod tests {
     async fn the_example_configuration_loads_and_builds_every_connector() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cordon.example.toml");
         let config = Config::load(Some(&path)).unwrap();
-        let names: Vec<&str> = build(&config).await.unwrap().iter().map(|r| r.name()).collect();
+        let names: Vec<&str> = build(&config)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.name())
+            .collect();
         for want in ["entra", "okta", "aws-iam", "endpoint"] {
             assert!(names.contains(&want), "{want} in {names:?}");
         }

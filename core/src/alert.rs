@@ -90,14 +90,29 @@ pub enum Severity {
 impl Severity {
     /// Parses the names vendors use (`High`, `high`, `HIGH`, `Informational`, `INFO`, …).
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "informational" | "info" | "information" | "unknown" | "none" => Self::Informational,
-            "low" => Self::Low,
-            "medium" | "moderate" | "warn" | "warning" => Self::Medium,
-            "high" | "error" => Self::High,
-            "critical" | "severe" | "fatal" => Self::Critical,
-            _ => return None,
-        })
+        const NAMES: [(&str, Severity); 16] = [
+            ("informational", Severity::Informational),
+            ("info", Severity::Informational),
+            ("information", Severity::Informational),
+            ("unknown", Severity::Informational),
+            ("none", Severity::Informational),
+            ("low", Severity::Low),
+            ("medium", Severity::Medium),
+            ("moderate", Severity::Medium),
+            ("warn", Severity::Medium),
+            ("warning", Severity::Medium),
+            ("high", Severity::High),
+            ("error", Severity::High),
+            ("critical", Severity::Critical),
+            ("severe", Severity::Critical),
+            ("fatal", Severity::Critical),
+            ("crit", Severity::Critical),
+        ];
+        let s = s.trim();
+        NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, v)| *v)
     }
     /// GuardDuty's numeric scale: 1–3.9 low, 4–6.9 medium, 7–8.9 high, 9+ critical.
     pub fn from_guardduty(score: f64) -> Self {
@@ -186,17 +201,28 @@ impl Alert {
     /// same version (different envelopes, member and admin account) share it
     /// (`../shared/cases` C6).
     pub fn dedup_key(&self) -> String {
-        let updated = self
-            .source_updated
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-            .unwrap_or_else(|| "-".to_string());
+        hex::encode(self.dedup_digest())
+    }
+
+    /// The bytes behind [`Alert::dedup_key`].
+    pub fn dedup_digest(&self) -> [u8; 16] {
         let mut h = Sha256::new();
         h.update(self.source.as_str().as_bytes());
         h.update([0]);
         h.update(self.source_id.as_bytes());
         h.update([0]);
-        h.update(updated.as_bytes());
-        hex::encode(&h.finalize()[..16])
+        match self.source_updated {
+            // Seconds and nanoseconds: exact to the source's own precision.
+            Some(t) => {
+                h.update([1]);
+                h.update(t.timestamp().to_be_bytes());
+                h.update(t.timestamp_subsec_nanos().to_be_bytes());
+            }
+            None => h.update([0]),
+        }
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&h.finalize()[..16]);
+        out
     }
 
     /// The time correlation windows are measured from.

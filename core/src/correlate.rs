@@ -16,6 +16,8 @@ use crate::entity::Strength;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
 /// What adding an alert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
@@ -42,10 +44,10 @@ pub struct Correlator {
     window: i64,
     alerts: Vec<Alert>,
     parent: Vec<u32>,
-    members: HashMap<u32, Vec<u32>>,
-    by_dedup: HashMap<String, u32>,
-    by_identity: HashMap<AlertIdentity, u32>,
-    keys: HashMap<String, KeyIndex>,
+    members: FastMap<u32, Vec<u32>>,
+    by_dedup: FastMap<[u8; 16], u32>,
+    by_identity: FastMap<AlertIdentity, u32>,
+    keys: FastMap<String, KeyIndex>,
 }
 
 impl Correlator {
@@ -55,10 +57,10 @@ impl Correlator {
             window: window_secs.max(0),
             alerts: Vec::new(),
             parent: Vec::new(),
-            members: HashMap::new(),
-            by_dedup: HashMap::new(),
-            by_identity: HashMap::new(),
-            keys: HashMap::new(),
+            members: FastMap::default(),
+            by_dedup: FastMap::default(),
+            by_identity: FastMap::default(),
+            keys: FastMap::default(),
         }
     }
 
@@ -72,7 +74,7 @@ impl Correlator {
 
     /// Adds one alert version and links it.
     pub fn add(&mut self, alert: Alert) -> Added {
-        let dedup = alert.dedup_key();
+        let dedup = alert.dedup_digest();
         if self.by_dedup.contains_key(&dedup) {
             return Added::Duplicate;
         }

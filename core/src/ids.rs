@@ -129,7 +129,9 @@ impl Upn {
                 value: s,
             });
         }
-        Ok(Self(s.to_ascii_lowercase()))
+        let mut s = s;
+        s.make_ascii_lowercase();
+        Ok(Self(s))
     }
     /// The part before `@`.
     pub fn local_part(&self) -> &str {
@@ -161,7 +163,8 @@ newtype!(
 );
 impl Sid {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        let s = unwrap_scalar(raw, "SID")?.to_ascii_uppercase();
+        let mut s = unwrap_scalar(raw, "SID")?;
+        s.make_ascii_uppercase();
         let ok = s.starts_with("S-1-")
             && s[4..]
                 .split('-')
@@ -232,7 +235,8 @@ newtype!(
 );
 impl HostName {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        let s = unwrap_scalar(raw, "host name")?.to_ascii_lowercase();
+        let mut s = unwrap_scalar(raw, "host name")?;
+        s.make_ascii_lowercase();
         let s = s.trim_end_matches('.').to_string();
         let ok = !s.is_empty()
             && s.len() <= 253
@@ -259,7 +263,8 @@ newtype!(
 );
 impl MdeDeviceId {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        let s = unwrap_scalar(raw, "Defender device id")?.to_ascii_lowercase();
+        let mut s = unwrap_scalar(raw, "Defender device id")?;
+        s.make_ascii_lowercase();
         if s.len() != 40 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
             return Err(IdError::Malformed {
                 kind: "Defender device id",
@@ -276,7 +281,8 @@ newtype!(
 );
 impl CsAgentId {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        let s = unwrap_scalar(raw, "CrowdStrike agent id")?.to_ascii_lowercase();
+        let mut s = unwrap_scalar(raw, "CrowdStrike agent id")?;
+        s.make_ascii_lowercase();
         if s.len() != 32 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
             return Err(IdError::Malformed {
                 kind: "CrowdStrike agent id",

@@ -697,7 +697,10 @@ async fn check_reports_the_caller_and_says_when_simulation_is_unavailable() {
         .unwrap();
     let report = r.check().await;
     assert!(report.authenticated, "{report:?}");
-    assert!(!report.checked, "moto cannot simulate: the report must say it did not check");
+    assert!(
+        !report.checked,
+        "moto cannot simulate: the report must say it did not check"
+    );
     assert_eq!(report.connector, "aws-iam");
     // moto 5.2.5 does not implement iam:SimulatePrincipalPolicy (HTTP 500): the report must say
     // the permissions were not checked, and must not invent grants or gaps.

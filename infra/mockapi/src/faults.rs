@@ -42,7 +42,8 @@ fn glob(p: &str, t: &str) -> bool {
     match p.split_once('*') {
         None => p == t,
         Some((head, rest)) => {
-            t.starts_with(head) && (0..=t.len() - head.len()).any(|i| glob(rest, &t[head.len() + i..]))
+            t.starts_with(head)
+                && (0..=t.len() - head.len()).any(|i| glob(rest, &t[head.len() + i..]))
         }
     }
 }
@@ -54,7 +55,9 @@ pub async fn inject(State(s): State<Shared>, req: Request, next: Next) -> Respon
         let mut faults = s.faults.lock().unwrap_or_else(|p| p.into_inner());
         let found = faults.iter_mut().find(|r| {
             r.times != Some(0)
-                && r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(&method))
+                && r.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(&method))
                 && glob(&r.path, &path)
         });
         found.map(|r| {
@@ -77,10 +80,18 @@ pub async fn inject(State(s): State<Shared>, req: Request, next: Next) -> Respon
         return next.run(req).await;
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = rule.body.clone().unwrap_or_else(|| vendor_error(&path, status));
+    let body = rule
+        .body
+        .clone()
+        .unwrap_or_else(|| vendor_error(&path, status));
     let mut resp = (status, axum::Json(body)).into_response();
-    if let Some(ra) = rule.retry_after.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
-        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, ra);
+    if let Some(ra) = rule
+        .retry_after
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        resp.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, ra);
     }
     if path.starts_with("/okta") && status == StatusCode::TOO_MANY_REQUESTS {
         // Okta signals the reset time in epoch seconds instead of Retry-After.
@@ -88,7 +99,8 @@ pub async fn inject(State(s): State<Shared>, req: Request, next: Next) -> Respon
         if let Ok(v) = HeaderValue::from_str(&reset.to_string()) {
             resp.headers_mut().insert("x-rate-limit-reset", v);
         }
-        resp.headers_mut().insert("x-rate-limit-remaining", HeaderValue::from_static("0"));
+        resp.headers_mut()
+            .insert("x-rate-limit-remaining", HeaderValue::from_static("0"));
     }
     resp
 }
@@ -107,7 +119,10 @@ pub fn vendor_error(path: &str, status: StatusCode) -> Value {
         json!({"error": {"code": code, "message": reason, "innerError": {"date": chrono::Utc::now().to_rfc3339()}}})
     } else if path.starts_with("/okta") {
         let (code, summary) = match status.as_u16() {
-            429 => ("E0000047", "API call exceeded rate limit due to too many requests."),
+            429 => (
+                "E0000047",
+                "API call exceeded rate limit due to too many requests.",
+            ),
             _ => ("E0000009", "Internal Server Error"),
         };
         json!({"errorCode": code, "errorSummary": summary, "errorLink": code, "errorId": "oaemock", "errorCauses": []})
@@ -122,9 +137,18 @@ pub fn vendor_error(path: &str, status: StatusCode) -> Value {
 mod tests {
     #[test]
     fn globs() {
-        assert!(super::glob("/graph/v1.0/users/*", "/graph/v1.0/users/a@b.com"));
-        assert!(super::glob("/mde/api/machines/*/isolate", "/mde/api/machines/abc/isolate"));
-        assert!(!super::glob("/mde/api/machines/*/isolate", "/mde/api/machines/abc/unisolate"));
+        assert!(super::glob(
+            "/graph/v1.0/users/*",
+            "/graph/v1.0/users/a@b.com"
+        ));
+        assert!(super::glob(
+            "/mde/api/machines/*/isolate",
+            "/mde/api/machines/abc/isolate"
+        ));
+        assert!(!super::glob(
+            "/mde/api/machines/*/isolate",
+            "/mde/api/machines/abc/unisolate"
+        ));
         assert!(super::glob("*", "/x"));
     }
 }

@@ -84,7 +84,10 @@ impl State {
             .transpose()
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
-        Ok(Self { tenants, issued: HashMap::new() })
+        Ok(Self {
+            tenants,
+            issued: HashMap::new(),
+        })
     }
 
     pub fn snapshot(&self) -> Value {
@@ -144,11 +147,18 @@ fn aad_error(status: StatusCode, error: &str, code: &str, desc: &str) -> Respons
 }
 
 fn decode_jwt_part(part: &str) -> Option<Value> {
-    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).or_else(|_| URL_SAFE.decode(part)).ok()?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .or_else(|_| URL_SAFE.decode(part))
+        .ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
-async fn token(AxState(s): AxState<Shared>, Path(tenant): Path<String>, Form(req): Form<TokenRequest>) -> Response {
+async fn token(
+    AxState(s): AxState<Shared>,
+    Path(tenant): Path<String>,
+    Form(req): Form<TokenRequest>,
+) -> Response {
     if req.grant_type.as_deref() != Some("client_credentials") {
         return aad_error(
             StatusCode::BAD_REQUEST,
@@ -180,22 +190,41 @@ async fn token(AxState(s): AxState<Shared>, Path(tenant): Path<String>, Form(req
     let assertion = match (&req.client_assertion_type, &req.client_assertion) {
         (Some(t), Some(a)) if t == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" => {
             let parts: Vec<&str> = a.split('.').collect();
-            match (parts.len(), parts.first().and_then(|p| decode_jwt_part(p)), parts.get(1).and_then(|p| decode_jwt_part(p))) {
+            match (
+                parts.len(),
+                parts.first().and_then(|p| decode_jwt_part(p)),
+                parts.get(1).and_then(|p| decode_jwt_part(p)),
+            ) {
                 (3, Some(h), Some(c)) => Some((h, c)),
                 _ => {
-                    return aad_error(StatusCode::BAD_REQUEST, "invalid_client", "AADSTS50027", "JWT token is invalid or malformed.")
+                    return aad_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_client",
+                        "AADSTS50027",
+                        "JWT token is invalid or malformed.",
+                    )
                 }
             }
         }
         (Some(_), _) => {
-            return aad_error(StatusCode::BAD_REQUEST, "invalid_request", "AADSTS50012", "Invalid client assertion type.")
+            return aad_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "AADSTS50012",
+                "Invalid client assertion type.",
+            )
         }
         _ => None,
     };
     let client_id = req.client_id.clone().or_else(|| {
-        assertion.as_ref().and_then(|(_, c)| c.get("sub").and_then(Value::as_str).map(str::to_string))
+        assertion
+            .as_ref()
+            .and_then(|(_, c)| c.get("sub").and_then(Value::as_str).map(str::to_string))
     });
-    let Some(client) = client_id.as_deref().and_then(|id| t.clients.iter().find(|c| c.client_id == id)) else {
+    let Some(client) = client_id
+        .as_deref()
+        .and_then(|id| t.clients.iter().find(|c| c.client_id == id))
+    else {
         return aad_error(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
@@ -259,7 +288,12 @@ async fn token(AxState(s): AxState<Shared>, Path(tenant): Path<String>, Form(req
             "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app.",
         );
     }
-    let roles = client.roles.get(&audience).or_else(|| client.roles.get(&format!("{audience}/"))).cloned().unwrap_or_default();
+    let roles = client
+        .roles
+        .get(&audience)
+        .or_else(|| client.roles.get(&format!("{audience}/")))
+        .cloned()
+        .unwrap_or_default();
     let now = chrono::Utc::now().timestamp();
     let claims = json!({
         "aud": audience, "iss": format!("https://sts.windows.net/{tenant}/"), "iat": now, "nbf": now,
@@ -275,7 +309,13 @@ async fn token(AxState(s): AxState<Shared>, Path(tenant): Path<String>, Form(req
     );
     st.issued.insert(
         token.clone(),
-        Claims { tenant: tenant.clone(), client_id: client.client_id.clone(), audience, roles, expires: now + 3599 },
+        Claims {
+            tenant: tenant.clone(),
+            client_id: client.client_id.clone(),
+            audience,
+            roles,
+            expires: now + 3599,
+        },
     );
     Json(json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token})).into_response()
 }
@@ -283,5 +323,12 @@ async fn token(AxState(s): AxState<Shared>, Path(tenant): Path<String>, Form(req
 fn uuid_like(seed: &str) -> String {
     use sha2::{Digest, Sha256};
     let h = hex::encode(Sha256::digest(seed.as_bytes()));
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

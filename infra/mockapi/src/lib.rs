@@ -51,13 +51,15 @@ impl Vendors {
     pub fn from_seed(seed: &Value) -> Result<Self, String> {
         let section = |k: &str| seed.get(k).cloned().unwrap_or(Value::Null);
         Ok(Self {
-            identity: identity::State::from_seed(&section("identity")).map_err(|e| format!("identity: {e}"))?,
+            identity: identity::State::from_seed(&section("identity"))
+                .map_err(|e| format!("identity: {e}"))?,
             graph: graph::State::from_seed(&section("graph")).map_err(|e| format!("graph: {e}"))?,
             okta: okta::State::from_seed(&section("okta")).map_err(|e| format!("okta: {e}"))?,
             mde: mde::State::from_seed(&section("mde")).map_err(|e| format!("mde: {e}"))?,
             crowdstrike: crowdstrike::State::from_seed(&section("crowdstrike"))
                 .map_err(|e| format!("crowdstrike: {e}"))?,
-            sentinel: sentinel::State::from_seed(&section("sentinel")).map_err(|e| format!("sentinel: {e}"))?,
+            sentinel: sentinel::State::from_seed(&section("sentinel"))
+                .map_err(|e| format!("sentinel: {e}"))?,
         })
     }
 
@@ -125,7 +127,8 @@ impl MockServer {
         if !addr.ip().is_loopback() {
             return Err(format!("{addr} is not a loopback address"));
         }
-        let seed: Value = serde_json::from_str(seed).map_err(|e| format!("seed is not JSON: {e}"))?;
+        let seed: Value =
+            serde_json::from_str(seed).map_err(|e| format!("seed is not JSON: {e}"))?;
         let vendors = Vendors::from_seed(&seed)?;
         let state: Shared = Arc::new(Inner {
             vendors: Mutex::new(vendors),
@@ -133,7 +136,9 @@ impl MockServer {
             requests: Mutex::new(Vec::new()),
             seed,
         });
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("bind {addr}: {e}"))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("bind {addr}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let app = router(state.clone());
         let task = tokio::spawn(async move {
@@ -161,11 +166,17 @@ pub fn router(state: Shared) -> Router {
         .nest("/mde", mde::routes())
         .nest("/crowdstrike", crowdstrike::routes())
         .nest("/arm", sentinel::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), faults::inject))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), record));
     Router::new()
         .route("/_mock/reset", post(reset))
-        .route("/_mock/faults", post(add_fault).delete(clear_faults).get(list_faults))
+        .route(
+            "/_mock/faults",
+            post(add_fault).delete(clear_faults).get(list_faults),
+        )
         .route("/_mock/requests", get(requests).delete(clear_requests))
         .route("/_mock/state", get(snapshot))
         .merge(vendors)
@@ -186,7 +197,12 @@ async fn record(State(s): State<Shared>, req: Request, next: Next) -> Response {
     s.requests
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .push(RecordedRequest { method, uri, auth_scheme, status });
+        .push(RecordedRequest {
+            method,
+            uri,
+            auth_scheme,
+            status,
+        });
     resp
 }
 
@@ -203,7 +219,10 @@ async fn reset(State(s): State<Shared>) -> Response {
 }
 
 async fn add_fault(State(s): State<Shared>, Json(rule): Json<faults::FaultRule>) -> Response {
-    s.faults.lock().unwrap_or_else(|p| p.into_inner()).push(rule);
+    s.faults
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(rule);
     axum::http::StatusCode::CREATED.into_response()
 }
 
