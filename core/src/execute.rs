@@ -288,7 +288,9 @@ impl Executor {
                     return self.record_of(id).await;
                 };
                 match v {
-                    Verification::Effective { detail } | Verification::NotYet { detail } => {
+                    // Not in effect (yet): whether the call happened is still not known.
+                    Verification::NotYet { .. } => self.record_of(id).await,
+                    Verification::Effective { detail } => {
                         let done = Done::Applied {
                             detail: format!(
                                 "the call whose outcome was unknown did happen: {detail}"

@@ -1099,6 +1099,7 @@ impl Responder for Switch {
         PermissionReport {
             connector: "switch".into(),
             authenticated: true,
+            checked: true,
             detail: String::new(),
             granted: vec![],
             gaps: vec![],
