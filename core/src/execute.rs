@@ -39,6 +39,27 @@ pub trait Sleeper: Send + Sync {
     async fn sleep(&self, d: Duration);
 }
 
+/// A sleeper that never waits and records what it was asked to wait: for tests and dry runs,
+/// where the delays the executor chose are what matters.
+#[derive(Default)]
+pub struct RecordingSleeper(std::sync::Mutex<Vec<Duration>>);
+
+impl RecordingSleeper {
+    /// The delays asked for so far, in order.
+    pub fn delays(&self) -> Vec<Duration> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Sleeper for RecordingSleeper {
+    async fn sleep(&self, d: Duration) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(d);
+        }
+    }
+}
+
 /// Retry bounds.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {

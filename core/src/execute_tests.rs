@@ -186,15 +186,6 @@ impl Clock for FixedClock {
     }
 }
 
-#[derive(Default)]
-struct RecordingSleeper(Mutex<Vec<Duration>>);
-#[async_trait]
-impl Sleeper for RecordingSleeper {
-    async fn sleep(&self, d: Duration) {
-        self.0.lock().unwrap().push(d);
-    }
-}
-
 fn setup(r: Arc<Scripted>) -> (Executor, Arc<MemLedger>, Arc<RecordingSleeper>) {
     let ledger = Arc::new(MemLedger::default());
     let sleeper = Arc::new(RecordingSleeper::default());
@@ -288,7 +279,7 @@ fn rate_limits_are_retried_with_the_vendors_delay_permanent_errors_are_not() {
     let rec = block_on(ex.execute(&action("inc-1"))).unwrap();
     assert_eq!(rec.status, ActionStatus::Applied);
     assert_eq!(r.calls("apply"), 2);
-    assert_eq!(sleeper.0.lock().unwrap()[0], Duration::from_secs(7));
+    assert_eq!(sleeper.delays()[0], Duration::from_secs(7));
 
     let r = Scripted::new(
         true,

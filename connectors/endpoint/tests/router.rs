@@ -3,18 +3,14 @@
 
 mod common;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use common::*;
 use cordon_core::action::{ActionKind, Mode, PlanStatus, PlannedAction, Target};
-use cordon_core::execute::{Executor, RetryPolicy, Sleeper, SystemClock};
-use cordon_core::ledger::{ActionLedger, ActionStatus, LedgerEntry, LedgerEvent};
+use cordon_core::execute::{Executor, RecordingSleeper, RetryPolicy, SystemClock};
+use cordon_core::ledger::ActionStatus;
 use cordon_core::respond::{Failure, Responder};
-use cordon_core::store::StoreError;
 use cordon_endpoint::{DeviceRouter, EndpointConfig};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 fn router(base: &str) -> DeviceRouter {
     DeviceRouter::from_config(EndpointConfig {
@@ -120,78 +116,12 @@ async fn crowdstrike_only_router_refuses_ips_and_mde_ids() {
 
 // --- executor cycle -------------------------------------------------------------------------
 
-#[derive(Default)]
-struct MemLedger {
-    entries: Mutex<Vec<LedgerEntry>>,
-    keys: Mutex<Vec<(String, String)>>,
-}
-
-#[async_trait]
-impl ActionLedger for MemLedger {
-    async fn record(&self, a: &PlannedAction, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        {
-            let mut keys = self.keys.lock().unwrap();
-            if keys.iter().any(|(k, _)| *k == a.idempotency_key) {
-                return Ok(false);
-            }
-            keys.push((a.idempotency_key.clone(), a.id.clone()));
-        }
-        self.append(&a.id, &LedgerEvent::Recorded { action: a.clone() }, at)
-            .await?;
-        Ok(true)
-    }
-    async fn append(
-        &self,
-        id: &str,
-        e: &LedgerEvent,
-        at: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let mut v = self.entries.lock().unwrap();
-        let seq = v.len() as u64 + 1;
-        v.push(LedgerEntry {
-            seq,
-            action_id: id.into(),
-            at,
-            event: e.clone(),
-        });
-        Ok(seq)
-    }
-    async fn history(&self, id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
-        Ok(self
-            .entries
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.action_id == id)
-            .cloned()
-            .collect())
-    }
-    async fn by_key(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .keys
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, id)| id.clone()))
-    }
-    async fn entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
-        Ok(self.entries.lock().unwrap().clone())
-    }
-}
-
-struct NoWait;
-#[async_trait]
-impl Sleeper for NoWait {
-    async fn sleep(&self, _: Duration) {}
-}
-
 fn executor(r: DeviceRouter) -> Executor {
     Executor {
-        ledger: Arc::new(MemLedger::default()),
+        ledger: Arc::new(cordon_infra::SqliteStore::in_memory().unwrap()),
         responders: vec![Arc::new(r)],
         clock: Arc::new(SystemClock),
-        sleeper: Arc::new(NoWait),
+        sleeper: Arc::new(RecordingSleeper::default()),
         retry: RetryPolicy {
             verify_attempts: 3,
             ..RetryPolicy::default()

@@ -5,89 +5,19 @@
 
 mod common;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use common::*;
 use cordon_core::action::{ActionKind, Mode, PlanStatus, PlannedAction, Target};
-use cordon_core::execute::{Executor, RetryPolicy, Sleeper, SystemClock};
-use cordon_core::ledger::{ActionLedger, ActionStatus, LedgerEntry, LedgerEvent};
+use cordon_core::execute::{Executor, RecordingSleeper, RetryPolicy, SystemClock};
+use cordon_core::ledger::{ActionStatus, LedgerEvent};
 use cordon_core::respond::Failure;
-use cordon_core::store::StoreError;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-#[derive(Default)]
-struct MemLedger {
-    entries: Mutex<Vec<LedgerEntry>>,
-    keys: Mutex<Vec<(String, String)>>,
-}
-
-#[async_trait]
-impl ActionLedger for MemLedger {
-    async fn record(&self, a: &PlannedAction, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        {
-            let mut keys = self.keys.lock().unwrap();
-            if keys.iter().any(|(k, _)| *k == a.idempotency_key) {
-                return Ok(false);
-            }
-            keys.push((a.idempotency_key.clone(), a.id.clone()));
-        }
-        self.append(&a.id, &LedgerEvent::Recorded { action: a.clone() }, at)
-            .await?;
-        Ok(true)
-    }
-    async fn append(
-        &self,
-        id: &str,
-        e: &LedgerEvent,
-        at: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let mut v = self.entries.lock().unwrap();
-        let seq = v.len() as u64 + 1;
-        v.push(LedgerEntry {
-            seq,
-            action_id: id.into(),
-            at,
-            event: e.clone(),
-        });
-        Ok(seq)
-    }
-    async fn history(&self, id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
-        Ok(self
-            .entries
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.action_id == id)
-            .cloned()
-            .collect())
-    }
-    async fn by_key(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .keys
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, id)| id.clone()))
-    }
-    async fn entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
-        Ok(self.entries.lock().unwrap().clone())
-    }
-}
-
-struct NoSleep;
-#[async_trait]
-impl Sleeper for NoSleep {
-    async fn sleep(&self, _: Duration) {}
-}
+use std::sync::Arc;
 
 fn executor(mock: &cordon_mockapi::MockServer) -> Executor {
     Executor {
-        ledger: Arc::new(MemLedger::default()),
+        ledger: Arc::new(cordon_infra::SqliteStore::in_memory().unwrap()),
         responders: vec![Arc::new(responder(mock))],
         clock: Arc::new(SystemClock),
-        sleeper: Arc::new(NoSleep),
+        sleeper: Arc::new(RecordingSleeper::default()),
         retry: RetryPolicy::default(),
     }
 }

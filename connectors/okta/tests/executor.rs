@@ -5,92 +5,18 @@
 
 mod common;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use common::*;
 use cordon_core::action::{ActionKind, Mode, PlanStatus, PlannedAction};
-use cordon_core::execute::{Executor, RetryPolicy, Sleeper, SystemClock};
-use cordon_core::ledger::{ActionLedger, ActionStatus, LedgerEntry, LedgerEvent};
+use cordon_core::execute::{Executor, RecordingSleeper, RetryPolicy, SystemClock};
+use cordon_core::ledger::ActionStatus;
 use cordon_core::respond::Failure;
-use cordon_core::store::StoreError;
 use serde_json::json;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(Default)]
-struct MemLedger {
-    entries: Mutex<Vec<LedgerEntry>>,
-    keys: Mutex<Vec<(String, String)>>,
-}
-
-#[async_trait]
-impl ActionLedger for MemLedger {
-    async fn record(&self, a: &PlannedAction, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        {
-            let mut keys = self.keys.lock().unwrap();
-            if keys.iter().any(|(k, _)| *k == a.idempotency_key) {
-                return Ok(false);
-            }
-            keys.push((a.idempotency_key.clone(), a.id.clone()));
-        }
-        self.append(&a.id, &LedgerEvent::Recorded { action: a.clone() }, at)
-            .await?;
-        Ok(true)
-    }
-    async fn append(
-        &self,
-        id: &str,
-        e: &LedgerEvent,
-        at: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let mut v = self.entries.lock().unwrap();
-        let seq = v.len() as u64 + 1;
-        v.push(LedgerEntry {
-            seq,
-            action_id: id.into(),
-            at,
-            event: e.clone(),
-        });
-        Ok(seq)
-    }
-    async fn history(&self, id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
-        Ok(self
-            .entries
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.action_id == id)
-            .cloned()
-            .collect())
-    }
-    async fn by_key(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .keys
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, id)| id.clone()))
-    }
-    async fn entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
-        Ok(self.entries.lock().unwrap().clone())
-    }
-}
-
-/// Records the delays the executor asked for instead of waiting.
-#[derive(Default)]
-struct NoSleep(Mutex<Vec<Duration>>);
-
-#[async_trait]
-impl Sleeper for NoSleep {
-    async fn sleep(&self, d: Duration) {
-        self.0.lock().unwrap().push(d);
-    }
-}
-
-fn executor(r: cordon_okta::OktaResponder, sleeper: Arc<NoSleep>) -> Executor {
+fn executor(r: cordon_okta::OktaResponder, sleeper: Arc<RecordingSleeper>) -> Executor {
     Executor {
-        ledger: Arc::new(MemLedger::default()),
+        ledger: Arc::new(cordon_infra::SqliteStore::in_memory().unwrap()),
         responders: vec![Arc::new(r)],
         clock: Arc::new(SystemClock),
         sleeper,
@@ -163,7 +89,7 @@ async fn a_locked_out_user_fails_once_for_a_person() {
 #[tokio::test]
 async fn a_rate_limited_suspend_is_retried_after_the_reset() {
     let m = mock().await;
-    let sleeper = Arc::new(NoSleep::default());
+    let sleeper = Arc::new(RecordingSleeper::default());
     let ex = executor(api_token(&m), sleeper.clone());
     fault(
         &m,
@@ -175,7 +101,7 @@ async fn a_rate_limited_suspend_is_retried_after_the_reset() {
         .await
         .unwrap();
     assert_eq!(rec.status, ActionStatus::Applied, "{rec:?}");
-    let waits = sleeper.0.lock().unwrap().clone();
+    let waits = sleeper.delays().clone();
     assert_eq!(waits.len(), 1);
     assert!(
         waits[0] >= Duration::from_secs(1) && waits[0] <= Duration::from_secs(3),

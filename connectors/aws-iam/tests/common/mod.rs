@@ -2,18 +2,14 @@
 //! emulator's state, the responder under test, and an in-memory ledger for the executor.
 #![allow(dead_code)]
 
-use async_trait::async_trait;
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use cordon_aws_iam::{AwsIamConfig, IamResponder, StaticCredentials, Timeouts};
 use cordon_core::action::{ActionKind, Mode, PlanStatus, PlannedAction, Target, TargetKind};
-use cordon_core::execute::{Executor, RetryPolicy, Sleeper, SystemClock};
-use cordon_core::ledger::{ActionLedger, LedgerEntry, LedgerEvent};
+use cordon_core::execute::{Executor, RecordingSleeper, RetryPolicy, SystemClock};
 use cordon_core::respond::{ActionContext, Responder};
-use cordon_core::store::StoreError;
 use cordon_infra::emulator::{Moto, MotoOptions};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 /// moto's default account.
 pub const ACCOUNT: &str = "123456789012";
@@ -248,79 +244,13 @@ pub async fn keys(iam: &aws_sdk_iam::Client, user: &str) -> Vec<(String, String)
     v
 }
 
-#[derive(Default)]
-pub struct MemLedger {
-    entries: Mutex<Vec<LedgerEntry>>,
-    keys: Mutex<Vec<(String, String)>>,
-}
-
-#[async_trait]
-impl ActionLedger for MemLedger {
-    async fn record(&self, a: &PlannedAction, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        {
-            let mut keys = self.keys.lock().unwrap();
-            if keys.iter().any(|(k, _)| *k == a.idempotency_key) {
-                return Ok(false);
-            }
-            keys.push((a.idempotency_key.clone(), a.id.clone()));
-        }
-        self.append(&a.id, &LedgerEvent::Recorded { action: a.clone() }, at)
-            .await?;
-        Ok(true)
-    }
-    async fn append(
-        &self,
-        id: &str,
-        e: &LedgerEvent,
-        at: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let mut v = self.entries.lock().unwrap();
-        let seq = v.len() as u64 + 1;
-        v.push(LedgerEntry {
-            seq,
-            action_id: id.into(),
-            at,
-            event: e.clone(),
-        });
-        Ok(seq)
-    }
-    async fn history(&self, id: &str) -> Result<Vec<LedgerEntry>, StoreError> {
-        Ok(self
-            .entries
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.action_id == id)
-            .cloned()
-            .collect())
-    }
-    async fn by_key(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .keys
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, id)| id.clone()))
-    }
-    async fn entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
-        Ok(self.entries.lock().unwrap().clone())
-    }
-}
-
-pub struct NoSleep;
-#[async_trait]
-impl Sleeper for NoSleep {
-    async fn sleep(&self, _: Duration) {}
-}
-
-pub fn executor(responder: Arc<dyn Responder>) -> (Executor, Arc<MemLedger>) {
-    let ledger = Arc::new(MemLedger::default());
+pub fn executor(responder: Arc<dyn Responder>) -> (Executor, Arc<cordon_infra::SqliteStore>) {
+    let ledger = Arc::new(cordon_infra::SqliteStore::in_memory().unwrap());
     let ex = Executor {
         ledger: ledger.clone(),
         responders: vec![responder],
         clock: Arc::new(SystemClock),
-        sleeper: Arc::new(NoSleep),
+        sleeper: Arc::new(RecordingSleeper::default()),
         retry: RetryPolicy::default(),
     };
     (ex, ledger)
