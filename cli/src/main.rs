@@ -31,6 +31,9 @@ enum Command {
     Undo(enforce::UndoArgs),
     /// Check each configured connector's credentials and the permissions its actions need.
     Doctor(enforce::DoctorArgs),
+    /// Export or verify the append-only, hash-chained action ledger.
+    #[command(subcommand)]
+    Ledger(enforce::LedgerCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +54,7 @@ fn main() -> std::process::ExitCode {
             Command::Actions(args) => enforce::actions(args).await,
             Command::Undo(args) => enforce::undo(args).await,
             Command::Doctor(args) => enforce::doctor(args).await,
+            Command::Ledger(cmd) => enforce::ledger(cmd).await,
         }
     });
     match result {

@@ -472,4 +472,54 @@ async fn corpus_alerts_in_enforce_mode_are_contained_and_every_undo_restores_the
             "{account}/{user}"
         );
     }
+
+    // The whole history is in the hash-chained ledger, which exports and verifies.
+    let (ok, _, out) = cordon(vec![
+        "ledger".into(),
+        "verify".into(),
+        "--db".into(),
+        s(&db),
+    ])
+    .await;
+    assert!(ok && out.contains("ledger intact"), "{out}");
+    let export = dir.path().join("ledger.ndjson");
+    let (ok, _, out) = cordon(vec![
+        "ledger".into(),
+        "export".into(),
+        "--db".into(),
+        s(&db),
+        "--out".into(),
+        s(&export),
+    ])
+    .await;
+    assert!(ok, "{out}");
+    let lines = std::fs::read_to_string(&export).unwrap();
+    assert!(
+        lines.lines().count() > 50,
+        "every step of every action is in the ledger"
+    );
+    assert!(
+        lines.contains("\"event\":\"captured\"") && lines.contains("\"event\":\"reverted\""),
+        "{lines}"
+    );
+    let (ok, _, out) = cordon(vec![
+        "ledger".into(),
+        "verify".into(),
+        "--file".into(),
+        s(&export),
+    ])
+    .await;
+    assert!(ok, "{out}");
+    // A tampered export is caught.
+    let tampered = lines.replacen("\"accountEnabled\":true", "\"accountEnabled\":false", 1);
+    assert_ne!(tampered, lines);
+    std::fs::write(&export, tampered).unwrap();
+    let (ok, _, out) = cordon(vec![
+        "ledger".into(),
+        "verify".into(),
+        "--file".into(),
+        s(&export),
+    ])
+    .await;
+    assert!(!ok && out.contains("broken at entry"), "{out}");
 }
