@@ -122,7 +122,12 @@ pub async fn replay(
             plans: store.clone(),
         },
     );
-    let bar = progress(files.len());
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = progress(files.len(), total);
     let mut alerts: Vec<Alert> = Vec::new();
     let mut quarantined = Vec::new();
     let mut records = 0usize;
@@ -161,7 +166,7 @@ pub async fn replay(
                 }
             }
         }
-        bar.inc(1);
+        bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
     }
     bar.finish_and_clear();
     let alerts_parsed = alerts.len();
@@ -196,13 +201,16 @@ fn quarantine_payload(bytes: &[u8]) -> String {
     s
 }
 
-fn progress(len: usize) -> ProgressBar {
-    // Only for long inputs, only on a terminal (indicatif hides itself otherwise).
-    if len < 50 {
+fn progress(files: usize, bytes: u64) -> ProgressBar {
+    // Only for long inputs (many files or many megabytes), only on a terminal: indicatif draws
+    // nothing when stderr is not one.
+    if files < 50 && bytes < 8 << 20 {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} files {wide_msg}") {
+    let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {wide_msg}")
+    {
         bar.set_style(style);
     }
     bar
