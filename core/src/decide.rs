@@ -132,9 +132,40 @@ pub fn decide(policy: &Policy, incident_id: &str, alerts: &[&Alert]) -> Incident
     let groups = group_assets(&mentions);
     let mut assets = Vec::new();
     let mut planned = Vec::new();
-    for group in groups {
+    // People first: a session that belongs to a person (an AWS SSO session named by the
+    // person's e-mail) is controlled by whoever controls that person's identity.
+    let person_keys = |ms: &[&Mention]| -> Vec<String> {
+        let mut keys = Vec::new();
+        for m in ms {
+            m.entity.keys(|k, _| {
+                if k.starts_with("person:") && !keys.contains(&k) {
+                    keys.push(k)
+                }
+            });
+        }
+        keys
+    };
+    let (users, others): (Vec<Vec<usize>>, Vec<Vec<usize>>) = groups
+        .into_iter()
+        .partition(|g| mentions[g[0]].entity.kind() == EntityKind::User);
+    let mut contained_people: HashMap<String, (String, f64)> = HashMap::new();
+    for group in users.iter().chain(others.iter()) {
         let ms: Vec<&Mention> = group.iter().map(|&i| &mentions[i]).collect();
-        let (decision, actions) = decide_asset(policy, incident_id, &ms, &mut notes);
+        let keys = person_keys(&ms);
+        let linked = match ms[0].entity.kind() {
+            EntityKind::User => None,
+            _ => keys
+                .iter()
+                .filter_map(|k| contained_people.get(k))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .cloned(),
+        };
+        let (decision, actions) = decide_asset(policy, incident_id, &ms, linked, &mut notes);
+        if decision.kind == EntityKind::User && decision.contain {
+            for k in keys {
+                contained_people.insert(k, (decision.label.clone(), decision.confidence));
+            }
+        }
         assets.push(decision);
         planned.extend(actions);
     }
@@ -164,7 +195,14 @@ pub fn decide(policy: &Policy, incident_id: &str, alerts: &[&Alert]) -> Incident
             a.mode = Mode::Audit;
         }
     }
-    planned.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+    // Execution order: the most certain asset first, and each asset's actions in the order the
+    // policy lists them (disable before revoking sessions, so no new session slips in between).
+    let rank: HashMap<&str, usize> = assets
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.label.as_str(), i))
+        .collect();
+    planned.sort_by_key(|a| rank.get(a.asset.as_str()).copied().unwrap_or(usize::MAX));
 
     let mut entities: BTreeMap<(EntityKind, String), BTreeSet<Role>> = BTreeMap::new();
     for m in &mentions {
@@ -283,6 +321,7 @@ fn decide_asset(
     policy: &Policy,
     incident_id: &str,
     ms: &[&Mention],
+    linked: Option<(String, f64)>,
     notes: &mut Vec<String>,
 ) -> (AssetDecision, Vec<PlannedAction>) {
     let kind = ms[0].entity.kind();
@@ -327,21 +366,25 @@ fn decide_asset(
             .values()
             .map(|e| 1.0 - e.lower_bound)
             .product::<f64>();
-    let confidence = if per_source.is_empty() {
+    let own = if per_source.is_empty() {
         0.0
     } else {
         confidence
     };
+    let (confidence, inherited) = match linked {
+        Some((who, c)) if c > own => (c, Some((who, c))),
+        _ => (own, None),
+    };
     let contain = confidence >= policy.threshold;
 
     let mut why = Vec::new();
-    if evidence.is_empty() {
+    if evidence.is_empty() && inherited.is_none() {
         let rs: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
         why.push(format!(
             "No alert names it as attacker or compromised (roles seen: {}); not a containment target.",
             rs.join(", ")
         ));
-    } else {
+    } else if !evidence.is_empty() {
         let parts: Vec<String> = per_source
             .iter()
             .map(|(src, e)| {
@@ -370,7 +413,7 @@ fn decide_asset(
             why.push(format!(
                 "Combined as independent sources: 1 - {} = {}.",
                 terms.join(" × "),
-                pct(confidence)
+                pct(own)
             ));
         }
         if evidence.len() > per_source.len() {
@@ -379,6 +422,28 @@ fn decide_asset(
                 evidence.len() - per_source.len()
             ));
         }
+        if inherited.is_none() {
+            why.push(if contain {
+                format!(
+                    "Confidence {} reaches the threshold {}: contain.",
+                    pct(confidence),
+                    pct(policy.threshold)
+                )
+            } else {
+                format!(
+                    "Confidence {} is below the threshold {}: no containment.",
+                    pct(confidence),
+                    pct(policy.threshold)
+                )
+            });
+        }
+    }
+    if let Some((who, c)) = &inherited {
+        why.push(format!(
+            "It is a session of {who}, whose identity is judged attacker-controlled at {}: whoever controls that identity controls its sessions, so it inherits that confidence ({} on its own).",
+            pct(*c),
+            pct(own)
+        ));
         why.push(if contain {
             format!(
                 "Confidence {} reaches the threshold {}: contain.",
@@ -560,6 +625,14 @@ fn plan_actions(
                     .map(|v| v.to_string())
                     .or_else(|| merged.person().map(|v| v.to_string()));
                 if let Some(id) = id {
+                    why.push(format!(
+                        "Okta identity {id} ({}).",
+                        if merged.okta_id.is_some() {
+                            "the Okta user id the Okta events carry"
+                        } else {
+                            "an Okta login, looked up by the connector"
+                        }
+                    ));
                     push(
                         &policy.actions.okta_user,
                         target(TargetKind::OktaUser, id),
@@ -743,13 +816,18 @@ fn plan_aws(
         .actions
         .aws_iam_user
         .contains(&ActionKind::DeactivateAccessKey);
+    // What a person must act on: the role behind a session, else the principal, else what we know.
+    let escalation_target = arn
+        .as_ref()
+        .map(|a| a.role_arn().unwrap_or_else(|| a.arn.clone()))
+        .unwrap_or_else(|| label.to_string());
     let escalate = |msg: String,
                     why: &mut Vec<String>,
                     push: &mut dyn FnMut(&[ActionKind], Target, PlanStatus)| {
         why.push(msg.clone());
         push(
             &[ActionKind::AttachAwsDenyPolicy],
-            aws_target(TargetKind::AwsPrincipal, label.to_string(), None),
+            aws_target(TargetKind::AwsPrincipal, escalation_target.clone(), None),
             PlanStatus::Escalate(msg),
         );
     };
@@ -1068,6 +1146,53 @@ mod tests {
             .planned_actions
             .iter()
             .all(|a| matches!(a.status, PlanStatus::Skipped(_))));
+    }
+
+    #[test]
+    fn a_contained_persons_aws_session_inherits_and_is_escalated_or_denied() {
+        let p = policy();
+        let person = |src: Source, id: &str| {
+            let mut a = base(src, id, "TokenTheft", "TokenTheft", "Token theft");
+            a.entities.push(AlertEntity::stated(
+                user("alice@contoso.com"),
+                Role::Compromised,
+            ));
+            a
+        };
+        let (g, x) = (
+            person(Source::GraphSecurity, "g"),
+            person(Source::DefenderXdr, "x"),
+        );
+        for (arn, escalated) in [
+            ("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b/alice@contoso.com", true),
+            ("arn:aws:sts::111122223333:assumed-role/engineer/alice@contoso.com", false),
+        ] {
+            // One weak finding on the session alone would not do.
+            let mut gd = base(Source::GuardDuty, "s", "Discovery:IAMUser/AnomalousBehavior", "Discovery:IAMUser/AnomalousBehavior", "Recon");
+            gd.entities.push(AlertEntity::stated(
+                Entity::AwsPrincipal(AwsPrincipalEntity::from_arn(AwsArn::parse(arn).unwrap())),
+                Role::Compromised,
+            ));
+            let alone = decide(&p, "inc-s", &[&gd]);
+            assert!(alone.planned_actions.is_empty(), "{arn}");
+            let inc = decide(&p, "inc-s", &[&g, &x, &gd]);
+            let session = inc.assets.iter().find(|a| a.kind == EntityKind::AwsPrincipal).unwrap();
+            assert!(session.contain, "{}", session.explanation);
+            assert!(session.explanation.contains("session of alice@contoso.com"), "{}", session.explanation);
+            let aws: Vec<&PlannedAction> =
+                inc.planned_actions.iter().filter(|a| a.target.kind == TargetKind::AwsPrincipal).collect();
+            assert_eq!(aws.len(), 1);
+            let role = AwsArn::parse(arn).unwrap().role_arn().unwrap();
+            assert_eq!(aws[0].target.id, role);
+            assert_eq!(matches!(aws[0].status, PlanStatus::Escalate(_)), escalated, "{:?}", aws[0].status);
+        }
+        // Disable before revoking, in the policy's order.
+        let inc = decide(&p, "inc-o", &[&g, &x]);
+        let kinds: Vec<ActionKind> = inc.planned_actions.iter().map(|a| a.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![ActionKind::DisableUser, ActionKind::RevokeSessions]
+        );
     }
 
     #[test]
