@@ -32,10 +32,8 @@ use azure_identity::{
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use cordon_core::respond::Failure;
-use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::signature::{SignatureEncoding, Signer};
-use rsa::RsaPrivateKey;
+use ring::rand::SystemRandom;
+use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use secrecy::ExposeSecret;
 use sha1::Digest as _;
 use std::collections::HashMap;
@@ -125,7 +123,9 @@ struct CertificateAssertion {
     client_id: String,
     /// The token endpoint: the assertion's audience.
     audience: String,
-    key: SigningKey<sha2::Sha256>,
+    /// RS256 signing with ring (constant-time RSA, unlike the `rsa` crate: RUSTSEC-2023-0071).
+    key: RsaKeyPair,
+    rng: SystemRandom,
     header: String,
 }
 
@@ -156,6 +156,38 @@ fn pem_blocks(pem: &str, label: &str) -> Vec<Vec<u8>> {
     out
 }
 
+/// The first PEM block with this label, base64-decoded (`None` if there is none). A block with
+/// RFC 1421 headers (`Proc-Type: 4,ENCRYPTED`, legacy OpenSSL encryption) is refused as encrypted.
+fn pem_block(pem: &str, label: &str, what: &str) -> Result<Option<Vec<u8>>, ConfigError> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let Some(i) = pem.find(&begin) else {
+        return Ok(None);
+    };
+    let after = &pem[i + begin.len()..];
+    let body = after.find(&end).map(|j| &after[..j]).ok_or_else(|| {
+        ConfigError::Credential(format!(
+            "the {what} private key cannot be read: no END line"
+        ))
+    })?;
+    if body.contains("Proc-Type:") && body.contains("ENCRYPTED") {
+        return Err(encrypted_key());
+    }
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    STANDARD.decode(b64).map(Some).map_err(|e| {
+        ConfigError::Credential(format!(
+            "the {what} private key cannot be read: the PEM body is not base64: {e}"
+        ))
+    })
+}
+
+fn encrypted_key() -> ConfigError {
+    ConfigError::Credential(
+        "the private key is encrypted; give an unencrypted key (keep the file itself secret)"
+            .into(),
+    )
+}
+
 impl CertificateAssertion {
     fn from_pem(
         pem: &str,
@@ -169,19 +201,19 @@ impl CertificateAssertion {
                 "the PEM file holds no CERTIFICATE block".into(),
             ));
         };
-        let key = if pem.contains("-----BEGIN PRIVATE KEY-----") {
-            RsaPrivateKey::from_pkcs8_pem(extract(pem, "PRIVATE KEY").as_str()).map_err(|e| {
-                ConfigError::Credential(format!("the PKCS#8 private key cannot be read: {e}"))
-            })?
-        } else if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
-            use rsa::pkcs1::DecodeRsaPrivateKey;
-            RsaPrivateKey::from_pkcs1_pem(extract(pem, "RSA PRIVATE KEY").as_str()).map_err(
-                |e| ConfigError::Credential(format!("the PKCS#1 private key cannot be read: {e}")),
-            )?
+        // ring wants DER: PKCS#8 (`PRIVATE KEY`) or PKCS#1 `RSAPrivateKey` (`RSA PRIVATE KEY`),
+        // RSA of 2048 to 4096 bits.
+        let unusable = |what: &str, e: ring::error::KeyRejected| {
+            ConfigError::Credential(format!(
+                "the {what} private key cannot be read: {e} (want an RSA key of 2048 to 4096 bits)"
+            ))
+        };
+        let key = if let Some(der) = pem_block(pem, "PRIVATE KEY", "PKCS#8")? {
+            RsaKeyPair::from_pkcs8(&der).map_err(|e| unusable("PKCS#8", e))?
+        } else if let Some(der) = pem_block(pem, "RSA PRIVATE KEY", "PKCS#1")? {
+            RsaKeyPair::from_der(&der).map_err(|e| unusable("PKCS#1", e))?
         } else if pem.contains("ENCRYPTED PRIVATE KEY") {
-            return Err(ConfigError::Credential(
-                "the private key is encrypted; give an unencrypted key (keep the file itself secret)".into(),
-            ));
+            return Err(encrypted_key());
         } else {
             return Err(ConfigError::Credential(
                 "the PEM file holds no RSA private key".into(),
@@ -196,12 +228,13 @@ impl CertificateAssertion {
         Ok(Self {
             client_id: client_id.to_string(),
             audience,
-            key: SigningKey::<sha2::Sha256>::new(key),
+            key,
+            rng: SystemRandom::new(),
             header: URL_SAFE_NO_PAD.encode(header.to_string()),
         })
     }
 
-    fn sign(&self, now: i64) -> String {
+    fn sign(&self, now: i64) -> azure_core::Result<String> {
         let jti = {
             let h = sha2::Sha256::digest(format!(
                 "{}{now}{:?}",
@@ -227,27 +260,31 @@ impl CertificateAssertion {
             self.header,
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let signature = self.key.sign(signing_input.as_bytes());
-        format!(
+        let mut signature = vec![0u8; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &self.rng,
+                signing_input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| {
+                azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Credential,
+                    "signing the client assertion failed",
+                )
+            })?;
+        Ok(format!(
             "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(signature.to_bytes())
-        )
-    }
-}
-
-fn extract(pem: &str, label: &str) -> String {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    match (pem.find(&begin), pem.find(&end)) {
-        (Some(i), Some(j)) if j > i => format!("{}\n", &pem[i..j + end.len()]),
-        _ => String::new(),
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
     }
 }
 
 #[async_trait]
 impl ClientAssertion for CertificateAssertion {
     async fn secret(&self, _: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
-        Ok(self.sign(chrono::Utc::now().timestamp()))
+        self.sign(chrono::Utc::now().timestamp())
     }
 }
 
@@ -454,7 +491,7 @@ mod tests {
 
     #[test]
     fn the_certificate_assertion_is_signed_rs256_with_the_thumbprint() {
-        use rsa::signature::Verifier;
+        use ring::signature::{KeyPair, UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
         let pem = include_str!("../tests/fixtures/test-only-cert-and-key.pem");
         let a = CertificateAssertion::from_pem(
             pem,
@@ -463,7 +500,7 @@ mod tests {
             true,
         )
         .unwrap();
-        let jwt = a.sign(1_700_000_000);
+        let jwt = a.sign(1_700_000_000).unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
         let header: serde_json::Value =
@@ -482,15 +519,59 @@ mod tests {
         assert_eq!(claims["sub"], "client-1");
         assert_eq!(claims["aud"], "https://login.example/t/oauth2/v2.0/token");
         assert_eq!(claims["exp"], 1_700_000_600);
-        let key = RsaPrivateKey::from_pkcs8_pem(extract(pem, "PRIVATE KEY").as_str()).unwrap();
-        let verifying = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key.to_public_key());
-        let sig = rsa::pkcs1v15::Signature::try_from(
-            URL_SAFE_NO_PAD.decode(parts[2]).unwrap().as_slice(),
+        let der = pem_block(pem, "PRIVATE KEY", "PKCS#8").unwrap().unwrap();
+        let key = RsaKeyPair::from_pkcs8(&der).unwrap();
+        let verifying = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.public_key());
+        verifying
+            .verify(
+                format!("{}.{}", parts[0], parts[1]).as_bytes(),
+                &URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_pkcs1_key_signs_the_same_and_encrypted_keys_are_refused() {
+        use ring::signature::{KeyPair, UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+        let pkcs8 = include_str!("../tests/fixtures/test-only-cert-and-key.pem");
+        let pkcs1 = include_str!("../tests/fixtures/test-only-cert-and-pkcs1-key.pem");
+        let a = CertificateAssertion::from_pem(pkcs1, "client-1", "aud".into(), false).unwrap();
+        let jwt = a.sign(1_700_000_000).unwrap();
+        let (input, sig) = jwt.rsplit_once('.').unwrap();
+        let header: serde_json::Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(input.split('.').next().unwrap())
+                .unwrap(),
         )
         .unwrap();
-        verifying
-            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+        assert!(header.get("x5c").is_none());
+        // The same key as the PKCS#8 fixture.
+        let der = pem_block(pkcs8, "PRIVATE KEY", "PKCS#8").unwrap().unwrap();
+        let key = RsaKeyPair::from_pkcs8(&der).unwrap();
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.public_key())
+            .verify(input.as_bytes(), &URL_SAFE_NO_PAD.decode(sig).unwrap())
             .unwrap();
+
+        let cert = pkcs8.split("-----BEGIN PRIVATE KEY-----").next().unwrap();
+        for key in [
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+        ] {
+            let e = CertificateAssertion::from_pem(&format!("{cert}{key}"), "c", "aud".into(), false)
+                .unwrap_err();
+            assert!(e.to_string().contains("the private key is encrypted"), "{e}");
+        }
+        let e = CertificateAssertion::from_pem(
+            &format!("{cert}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+            "c",
+            "aud".into(),
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("PKCS#8 private key cannot be read"),
+            "{e}"
+        );
     }
 
     #[test]
