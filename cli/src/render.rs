@@ -161,13 +161,17 @@ fn incident(s: &mut String, inc: &Incident) {
                 PlanStatus::Skipped(r) => format!("skipped: {r}"),
                 PlanStatus::Escalate(r) => format!("needs a person: {r}"),
             };
-            let undo = match &p.reversal {
-                Reversal::Inverse(k) => format!("undo: {k}"),
-                Reversal::NotNeeded(why) => format!("undo: none needed ({why})"),
+            // The reversal matters only for what may run.
+            let undo = match (&p.status, &p.reversal) {
+                (PlanStatus::Planned, Reversal::Inverse(k)) => format!("; undo: {k}"),
+                (PlanStatus::Planned, Reversal::NotNeeded(why)) => {
+                    format!("; undo: none needed ({why})")
+                }
+                _ => String::new(),
             };
             let _ = writeln!(
                 s,
-                "     {} {:<22} {}  [{}; {}]",
+                "     {} {:<22} {}  [{}{}]",
                 p.id,
                 p.kind.as_str(),
                 p.target,
