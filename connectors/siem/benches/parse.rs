@@ -44,6 +44,10 @@ fn payloads() -> Vec<(&'static str, Vec<u8>)> {
             read("../../../shared/corpus/sentinel/stixshifter_securityalert-row-asc-sample-cryptomining.json"),
         ),
         (
+            "sentinel_securityalert_row_typical",
+            read("tests/fixtures/sentinel_securityalert_row_scheduled.json"),
+        ),
+        (
             "okta_system_log",
             read("../../examples/alerts/02-okta-session-roaming.json"),
         ),

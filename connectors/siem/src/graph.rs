@@ -23,6 +23,10 @@
 //! related). Evidence without roles, MDE and M365D entities → `unstated`. `AlertEvidence`'s
 //! `EvidenceRole` is mapped with `Role::parse` (`Impacted` → compromised, `Related` → related).
 
+use crate::fast::{
+    sc, sentinel_may_claim, text, top_level_view, view, Bag, Decline, Lit, Present, Record, Seq,
+    Strings,
+};
 use crate::util::*;
 use cordon_core::entity::{AppEntity, ContextKind, DeviceEntity, Role};
 use cordon_core::ids::{AppId, HostName, MdeDeviceId, ObjectId};
@@ -38,6 +42,15 @@ fn odata_type(v: &Value) -> Option<&str> {
     v.get("@odata.type")
         .or_else(|| v.get("at_sign_odata_type"))
         .and_then(Value::as_str)
+}
+
+/// [`odata_type`] on the fast path, from the two fields (matched exactly, as above).
+pub(crate) fn odata_type_of<'a>(
+    odata: &'a Option<Lit<'_>>,
+    at_sign: &'a Option<Lit<'_>>,
+) -> Option<&'a str> {
+    let field = if odata.is_some() { odata } else { at_sign };
+    Record::str_field(field)
 }
 
 enum Shape<'a> {
@@ -165,14 +178,14 @@ fn netbios(d: Option<&str>) -> Option<&str> {
     d.filter(|d| !d.contains('.'))
 }
 
-fn graph_user(acct: &Value) -> Option<Entity> {
+fn graph_user(acct: &impl Props) -> Option<Entity> {
     let parts = AccountParts {
-        name: gs(acct, "accountName"),
-        upn: gs(acct, "userPrincipalName"),
-        aad_user_id: gs(acct, "azureAdUserId"),
-        sid: gs(acct, "userSid"),
-        nt_domain: netbios(gs(acct, "domainName")),
-        display_name: gs(acct, "displayName"),
+        name: acct.text("accountName"),
+        upn: acct.text("userPrincipalName"),
+        aad_user_id: acct.text("azureAdUserId"),
+        sid: acct.text("userSid"),
+        nt_domain: netbios(acct.text("domainName")),
+        display_name: acct.text("displayName"),
         ..AccountParts::default()
     };
     user_from(&parts).map(Entity::User)
@@ -203,25 +216,50 @@ fn oauth_app(app_id: Option<String>, sp: Option<&str>, name: Option<&str>) -> Op
     Some(Entity::OauthApp(app))
 }
 
+/// A Graph v2 evidence item, as a `serde_json::Value` or the fast path's [`EvidenceView`]: its
+/// scalar fields through [`Props`].
+trait Evidence: Props {
+    type Child: Props;
+    /// Its `@odata.type` ([`odata_type`]).
+    fn kind(&self) -> Option<&str>;
+    /// A nested object (`userAccount`, `fileDetails`…), looked up as [`get`] does.
+    fn child(&self, key: &str) -> Option<&Self::Child>;
+    /// The strongest of its `roles` ([`string_list`]).
+    fn role(&self) -> Option<Role>;
+}
+
+impl Evidence for Value {
+    type Child = Value;
+    fn kind(&self) -> Option<&str> {
+        odata_type(self)
+    }
+    fn child(&self, key: &str) -> Option<&Value> {
+        get(self, key)
+    }
+    fn role(&self) -> Option<Role> {
+        strongest_role(&string_list(get(self, "roles")))
+    }
+}
+
 /// Entities of one Graph v2 evidence item.
-fn evidence_entities(e: &Value, out: &mut Vec<Entity>) {
-    let t = odata_type(e).unwrap_or("");
+fn evidence_entities(e: &impl Evidence, out: &mut Vec<Entity>) {
+    let t = e.kind().unwrap_or("");
     let kind = t.rsplit('.').next().unwrap_or(t);
     match kind {
-        "userEvidence" => out.extend(get(e, "userAccount").and_then(graph_user)),
+        "userEvidence" => out.extend(e.child("userAccount").and_then(graph_user)),
         "deviceEvidence" => out.extend(device(
-            gs(e, "deviceDnsName").or_else(|| gs(e, "hostName")),
-            gs(e, "mdeDeviceId"),
-            gs(e, "azureAdDeviceId"),
+            e.text("deviceDnsName").or_else(|| e.text("hostName")),
+            e.text("mdeDeviceId"),
+            e.text("azureAdDeviceId"),
         )),
-        "ipEvidence" => out.extend(gs(e, "ipAddress").and_then(ip_entity)),
+        "ipEvidence" => out.extend(e.text("ipAddress").and_then(ip_entity)),
         "mailboxEvidence" => {
-            let mut u = get(e, "userAccount").and_then(graph_user);
-            if let (Some(Entity::User(user)), Some(addr)) = (&mut u, gs(e, "primaryAddress")) {
+            let mut u = e.child("userAccount").and_then(graph_user);
+            if let (Some(Entity::User(user)), Some(addr)) = (&mut u, e.text("primaryAddress")) {
                 user.email = cordon_core::ids::Upn::parse(addr).ok();
             } else if u.is_none() {
                 let parts = AccountParts {
-                    email: gs(e, "primaryAddress"),
+                    email: e.text("primaryAddress"),
                     ..AccountParts::default()
                 };
                 u = user_from(&parts).map(Entity::User);
@@ -230,37 +268,43 @@ fn evidence_entities(e: &Value, out: &mut Vec<Entity>) {
         }
         "analyzedMessageEvidence" => {
             let parts = AccountParts {
-                email: gs(e, "recipientEmailAddress"),
+                email: e.text("recipientEmailAddress"),
                 ..AccountParts::default()
             };
             out.extend(user_from(&parts).map(Entity::User));
-            out.extend(gs(e, "senderIp").and_then(ip_entity));
+            out.extend(e.text("senderIp").and_then(ip_entity));
             for k in ["p1Sender", "p2Sender"] {
-                out.extend(ps(e, &[k, "emailAddress"]).map(|s| context(ContextKind::Mailbox, s)));
+                out.extend(
+                    e.child(k)
+                        .and_then(|s| s.text("emailAddress"))
+                        .map(|s| context(ContextKind::Mailbox, s)),
+                );
             }
         }
         "oauthApplicationEvidence" => out.extend(oauth_app(
-            text_of(get(e, "appId")),
-            gs(e, "objectId"),
-            gs(e, "displayName"),
+            e.prop("appId").and_then(Scalar::text_owned),
+            e.text("objectId"),
+            e.text("displayName"),
         )),
         "cloudApplicationEvidence" => out.extend(
-            gs(e, "displayName").map(|n| context(ContextKind::Other, &format!("cloud app: {n}"))),
+            e.text("displayName")
+                .map(|n| context(ContextKind::Other, &format!("cloud app: {n}"))),
         ),
-        "processEvidence" => {
-            out.extend(gs(e, "processCommandLine").map(|c| context(ContextKind::Process, c)))
-        }
+        "processEvidence" => out.extend(
+            e.text("processCommandLine")
+                .map(|c| context(ContextKind::Process, c)),
+        ),
         "fileEvidence" => {
-            if let Some(h) = ps(e, &["fileDetails", "sha256"]) {
+            if let Some(h) = e.child("fileDetails").and_then(|f| f.text("sha256")) {
                 out.push(context(ContextKind::FileHash, &format!("sha256:{h}")));
             }
-            if let Some(n) = ps(e, &["fileDetails", "fileName"]) {
+            if let Some(n) = e.child("fileDetails").and_then(|f| f.text("fileName")) {
                 out.push(context(ContextKind::File, n));
             }
         }
-        "urlEvidence" => out.extend(gs(e, "url").map(|u| context(ContextKind::Url, u))),
+        "urlEvidence" => out.extend(e.text("url").map(|u| context(ContextKind::Url, u))),
         "azureResourceEvidence" => {
-            if let Some(r) = gs(e, "resourceId") {
+            if let Some(r) = e.text("resourceId") {
                 out.push(match crate::sentinel::cloud_resource(r) {
                     Some(id) if r.to_ascii_lowercase().contains("/virtualmachines/") => {
                         Entity::Device(DeviceEntity {
@@ -273,9 +317,10 @@ fn evidence_entities(e: &Value, out: &mut Vec<Entity>) {
             }
         }
         "amazonResourceEvidence" | "googleCloudResourceEvidence" => {
-            if let Some(r) = gs(e, "amazonResourceId")
-                .or_else(|| gs(e, "fullResourceName"))
-                .or_else(|| gs(e, "resourceName"))
+            if let Some(r) = e
+                .text("amazonResourceId")
+                .or_else(|| e.text("fullResourceName"))
+                .or_else(|| e.text("resourceName"))
             {
                 out.push(context(ContextKind::CloudResource, r));
             }
@@ -284,45 +329,91 @@ fn evidence_entities(e: &Value, out: &mut Vec<Entity>) {
     }
 }
 
+/// What a Graph v2 alert states, read from a `serde_json::Value` or from the fast path's view;
+/// turned into an alert by [`build_alert`].
+struct AlertParts<'a> {
+    id: Option<String>,
+    last_update: Option<Scalar<'a>>,
+    created: Option<Scalar<'a>>,
+    title: Option<&'a str>,
+    service_source: Option<&'a str>,
+    detector_id: Option<&'a str>,
+    severity: Option<Scalar<'a>>,
+    category: Option<&'a str>,
+    techniques: Vec<String>,
+    first_activity: Option<Scalar<'a>>,
+    last_activity: Option<Scalar<'a>>,
+    tenant: Option<&'a str>,
+    incident_id: Option<String>,
+}
+
 fn graph_alert(v: &Value, parent: Option<&str>) -> Result<Alert, ParseError> {
-    let id = text_of(get(v, "id")).ok_or_else(|| invalid("Graph alert has no id"))?;
+    let evidence = match get(v, "evidence") {
+        Some(Value::Array(evidence)) => evidence.as_slice(),
+        _ => &[],
+    };
+    let parts = AlertParts {
+        id: text_of(get(v, "id")),
+        last_update: v.prop("lastUpdateDateTime"),
+        created: v.prop("createdDateTime"),
+        title: gs(v, "title"),
+        service_source: gs(v, "serviceSource"),
+        detector_id: gs(v, "detectorId"),
+        severity: v.prop("severity"),
+        category: gs(v, "category"),
+        techniques: techniques_of(get(v, "mitreTechniques")),
+        first_activity: v.prop("firstActivityDateTime"),
+        last_activity: v.prop("lastActivityDateTime"),
+        tenant: gs(v, "tenantId"),
+        incident_id: text_of(get(v, "incidentId")),
+    };
+    build_alert(parts, parent, evidence)
+}
+
+/// The alert of a Graph v2 alert (`parent`: the incident it was expanded from).
+fn build_alert(
+    p: AlertParts<'_>,
+    parent: Option<&str>,
+    evidence: &[impl Evidence],
+) -> Result<Alert, ParseError> {
+    let id = p.id.ok_or_else(|| invalid("Graph alert has no id"))?;
     let mut a = blank(Source::GraphSecurity, id);
-    a.source_updated =
-        time_of(get(v, "lastUpdateDateTime")).or_else(|| time_of(get(v, "createdDateTime")));
-    a.title = gs(v, "title").unwrap_or("").to_string();
+    a.source_updated = p
+        .last_update
+        .and_then(Scalar::time)
+        .or_else(|| p.created.and_then(Scalar::time));
+    a.title = p.title.unwrap_or("").to_string();
     // The service that raised it (Defender for Endpoint, for Identity, Entra ID Protection…) is
     // what a detector's precision depends on most; the detector id within it is stable.
-    a.detector_id = match gs(v, "serviceSource") {
+    a.detector_id = match p.service_source {
         Some(service) => format!(
             "{}:{service}/{}",
             Source::GraphSecurity.as_str(),
-            gs(v, "detectorId").unwrap_or(&a.title)
+            p.detector_id.unwrap_or(&a.title)
         ),
-        None => detector(Source::GraphSecurity, gs(v, "detectorId"), &a.title),
+        None => detector(Source::GraphSecurity, p.detector_id, &a.title),
     };
     a.alert_type = a.title.clone();
-    a.severity = severity_of(get(v, "severity")).unwrap_or(Severity::Medium);
-    if let Some(t) = gs(v, "category").and_then(tactic) {
+    a.severity = p
+        .severity
+        .and_then(Scalar::severity)
+        .unwrap_or(Severity::Medium);
+    if let Some(t) = p.category.and_then(tactic) {
         a.tactics.push(t.to_string());
     }
-    a.techniques = techniques_of(get(v, "mitreTechniques"));
-    a.first_activity = time_of(get(v, "firstActivityDateTime"));
-    a.last_activity = time_of(get(v, "lastActivityDateTime"));
-    a.tenant = gs(v, "tenantId").map(str::to_string);
-    a.parent_incident = parent
-        .map(str::to_string)
-        .or_else(|| text_of(get(v, "incidentId")));
-    if let Some(Value::Array(evidence)) = get(v, "evidence") {
-        for e in evidence {
-            let roles = string_list(get(e, "roles"));
-            let role = strongest_role(&roles);
-            let mut ents = Vec::new();
-            evidence_entities(e, &mut ents);
-            a.entities.extend(ents.into_iter().map(|ent| match role {
-                Some(r) => AlertEntity::stated(ent, r),
-                None => AlertEntity::unstated(ent),
-            }));
-        }
+    a.techniques = p.techniques;
+    a.first_activity = p.first_activity.and_then(Scalar::time);
+    a.last_activity = p.last_activity.and_then(Scalar::time);
+    a.tenant = p.tenant.map(str::to_string);
+    a.parent_incident = parent.map(str::to_string).or(p.incident_id);
+    for e in evidence {
+        let role = e.role();
+        let mut ents = Vec::new();
+        evidence_entities(e, &mut ents);
+        a.entities.extend(ents.into_iter().map(|ent| match role {
+            Some(r) => AlertEntity::stated(ent, r),
+            None => AlertEntity::unstated(ent),
+        }));
     }
     Ok(finish(a))
 }
@@ -588,4 +679,190 @@ fn advanced_hunting(table: &str, p: &Value, record: &Value) -> Result<Alert, Par
             .collect();
     }
     Ok(finish(a))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast path (see `crate::fast`)
+
+top_level_view! {
+    /// A Graph security alert v2: the fields [`graph_alert`] reads, and the keys of the shapes
+    /// the dispatcher asks first (telemetry's CloudTrail records and EventBridge events, a
+    /// Sentinel playbook trigger or REST object).
+    pub(crate) struct AlertView<'de> {
+        "@odata.type" => odata_type: Lit<'de>,
+        "at_sign_odata_type" => at_sign_odata_type: Lit<'de>,
+        "id" => id: Lit<'de>,
+        "title" => title: Lit<'de>,
+        "severity" => severity: Lit<'de>,
+        "evidence" => evidence: Seq<EvidenceView<'de>>,
+        "serviceSource" => service_source: Lit<'de>,
+        "category" => category: Lit<'de>,
+        "incidentId" => incident_id: Lit<'de>,
+        "incidentWebUrl" => incident_web_url: Present, // with `displayName`: a Graph incident
+        "detectorId" => detector_id: Lit<'de>,
+        "createdDateTime" => created_date_time: Lit<'de>,
+        "lastUpdateDateTime" => last_update_date_time: Lit<'de>,
+        "firstActivityDateTime" => first_activity_date_time: Lit<'de>,
+        "lastActivityDateTime" => last_activity_date_time: Lit<'de>,
+        "mitreTechniques" => mitre_techniques: Strings,
+        "tenantId" => tenant_id: Lit<'de>,
+        "type" => ty: Lit<'de>,
+        "object" => _object: Decline,
+        "detail" => _detail: Decline,
+        "eventSource" => _event_source: Decline,
+        "eventName" => _event_name: Decline,
+    }
+}
+
+/// The keys one of which [`AlertView::is_graph_alert`] needs, as they appear in a JSON text.
+pub(crate) const ALERT_KEYS: [&[u8]; 4] = [
+    b"\"@odata.type\"",
+    b"\"at_sign_odata_type\"",
+    b"\"evidence\"",
+    b"\"serviceSource\"",
+];
+
+impl AlertView<'_> {
+    /// Whether Graph recognises it as a Graph security alert v2 ([`shape`]), conservatively:
+    /// an evidence list without typed items (a Defender for Endpoint alert, perhaps) and an
+    /// untyped record with `incidentWebUrl` (an incident, with `displayName`) are left to the
+    /// `Value` path; Graph's other shapes have keys the view declines on.
+    fn is_graph_alert(&self) -> bool {
+        let ty = odata_type_of(&self.odata_type, &self.at_sign_odata_type);
+        if let Some(t) = ty {
+            if t.ends_with(".incident") {
+                return false;
+            }
+            if t.ends_with(".alert") {
+                return true;
+            }
+        }
+        if let Some(ev) = self.evidence.as_ref().and_then(Seq::items) {
+            return ev.iter().any(|e| e.odata_type().is_some());
+        }
+        self.incident_web_url.is_none()
+            && self.service_source.is_some()
+            && self.created_date_time.is_some()
+            && self.title.is_some()
+    }
+}
+
+/// The alert of a Graph security alert v2 read by the fast path (`graph_alert`), or `None`
+/// where it declines: the text is not one, or telemetry or Sentinel may claim it first.
+pub(crate) fn parse_alert_fast(input: &str) -> Option<Result<Vec<Alert>, ParseError>> {
+    let r: AlertView = serde_json::from_str(input).ok()?;
+    if !r.meta.is_object || sentinel_may_claim(&r.ty, r.meta) || !r.is_graph_alert() {
+        return None;
+    }
+    let evidence = r.evidence.as_ref().and_then(Seq::items).unwrap_or(&[]);
+    let parts = AlertParts {
+        id: sc(&r.id).and_then(Scalar::text_owned),
+        last_update: sc(&r.last_update_date_time),
+        created: sc(&r.created_date_time),
+        title: text(&r.title),
+        service_source: text(&r.service_source),
+        detector_id: text(&r.detector_id),
+        severity: sc(&r.severity),
+        category: text(&r.category),
+        techniques: r
+            .mitre_techniques
+            .as_ref()
+            .map(|t| techniques_in_list(&t.0))
+            .unwrap_or_default(),
+        first_activity: sc(&r.first_activity_date_time),
+        last_activity: sc(&r.last_activity_date_time),
+        tenant: text(&r.tenant_id),
+        incident_id: sc(&r.incident_id).and_then(Scalar::text_owned),
+    };
+    Some(build_alert(parts, None, evidence).map(|a| vec![a]))
+}
+
+view! {
+    /// A Graph v2 evidence item: the fields [`evidence_entities`] reads.
+    pub(crate) struct EvidenceView<'de> {
+        "@odata.type" => odata_type: Lit<'de>,
+        "at_sign_odata_type" => at_sign_odata_type: Lit<'de>,
+        "roles" => roles: Strings,
+        "userAccount" => user_account: Bag<'de>,
+        "p1Sender" => p1_sender: Bag<'de>,
+        "p2Sender" => p2_sender: Bag<'de>,
+        "fileDetails" => file_details: Bag<'de>,
+        "deviceDnsName" => device_dns_name: Lit<'de>,
+        "hostName" => host_name: Lit<'de>,
+        "mdeDeviceId" => mde_device_id: Lit<'de>,
+        "azureAdDeviceId" => azure_ad_device_id: Lit<'de>,
+        "ipAddress" => ip_address: Lit<'de>,
+        "primaryAddress" => primary_address: Lit<'de>,
+        "recipientEmailAddress" => recipient_email_address: Lit<'de>,
+        "senderIp" => sender_ip: Lit<'de>,
+        "appId" => app_id: Lit<'de>,
+        "objectId" => object_id: Lit<'de>,
+        "displayName" => display_name: Lit<'de>,
+        "processCommandLine" => process_command_line: Lit<'de>,
+        "url" => url: Lit<'de>,
+        "resourceId" => resource_id: Lit<'de>,
+        "amazonResourceId" => amazon_resource_id: Lit<'de>,
+        "fullResourceName" => full_resource_name: Lit<'de>,
+        "resourceName" => resource_name: Lit<'de>,
+    }
+}
+
+impl EvidenceView<'_> {
+    /// Its `@odata.type` ([`odata_type`]).
+    pub(crate) fn odata_type(&self) -> Option<&str> {
+        odata_type_of(&self.odata_type, &self.at_sign_odata_type)
+    }
+}
+
+impl Props for EvidenceView<'_> {
+    /// A scalar field; every key `evidence_entities` reads is one of the view's (so a key in
+    /// another case has made it decline).
+    fn prop(&self, key: &str) -> Option<Scalar<'_>> {
+        let field = match key {
+            "deviceDnsName" => &self.device_dns_name,
+            "hostName" => &self.host_name,
+            "mdeDeviceId" => &self.mde_device_id,
+            "azureAdDeviceId" => &self.azure_ad_device_id,
+            "ipAddress" => &self.ip_address,
+            "primaryAddress" => &self.primary_address,
+            "recipientEmailAddress" => &self.recipient_email_address,
+            "senderIp" => &self.sender_ip,
+            "appId" => &self.app_id,
+            "objectId" => &self.object_id,
+            "displayName" => &self.display_name,
+            "processCommandLine" => &self.process_command_line,
+            "url" => &self.url,
+            "resourceId" => &self.resource_id,
+            "amazonResourceId" => &self.amazon_resource_id,
+            "fullResourceName" => &self.full_resource_name,
+            "resourceName" => &self.resource_name,
+            _ => {
+                debug_assert!(false, "evidence key {key} is not in the view");
+                return None;
+            }
+        };
+        sc(field)
+    }
+}
+
+impl<'de> Evidence for EvidenceView<'de> {
+    type Child = Bag<'de>;
+    fn kind(&self) -> Option<&str> {
+        self.odata_type()
+    }
+    fn child(&self, key: &str) -> Option<&Bag<'de>> {
+        match key {
+            "userAccount" => self.user_account.as_ref(),
+            "p1Sender" => self.p1_sender.as_ref(),
+            "p2Sender" => self.p2_sender.as_ref(),
+            "fileDetails" => self.file_details.as_ref(),
+            _ => {
+                debug_assert!(false, "evidence key {key} is not in the view");
+                None
+            }
+        }
+    }
+    fn role(&self) -> Option<Role> {
+        strongest_role(self.roles.as_ref().map_or(&[], |r| &r.0))
+    }
 }

@@ -18,9 +18,10 @@
 //! broke. Nothing here panics on any input.
 //!
 //! Each record is first offered to the typed fast path ([`fast`]: GuardDuty findings, Okta
-//! events and hook deliveries, the Sentinel incident trigger, read without building a
-//! `serde_json::Value`), which gives exactly what the `Value` path gives or declines; everything
-//! else, and everything it declines, goes through `serde_json::Value` and [`recognise`].
+//! events and hook deliveries, the Sentinel incident trigger and SecurityAlert rows, Graph
+//! security alerts v2, read without building a `serde_json::Value`), which gives exactly what
+//! the `Value` path gives or declines; everything else, and everything it declines, goes
+//! through `serde_json::Value` and [`recognise`].
 
 mod fast;
 pub mod graph;

@@ -71,12 +71,27 @@ fn corpus_fixtures_and_examples_agree() {
         }
     }
     // The fast path must actually be exercised: the camelCase GuardDuty findings, the Okta
-    // events with a uuid and hook deliveries, and the Sentinel incident triggers among them.
+    // events with a uuid and hook deliveries, the Sentinel incident triggers and SecurityAlert
+    // rows, and the Graph security alerts v2 among them.
     // (PascalCase findings and lower-cased Okta keys are left to the `Value` path.)
     let taken = |needle: &str| fast.iter().filter(|f| f.contains(needle)).count();
     assert!(taken("corpus/guardduty/") >= 4, "{fast:#?}");
     assert!(taken("corpus/okta/") >= 6, "{fast:#?}");
     assert!(taken("sentinel_trigger_incident") == 1, "{fast:#?}");
+    assert!(
+        taken("corpus/sentinel/stixshifter_securityalert-row") == 1,
+        "{fast:#?}"
+    );
+    assert!(
+        taken("sentinel_securityalert_row_scheduled") == 1,
+        "{fast:#?}"
+    );
+    assert!(
+        taken("corpus/graph_defender/panther_graph-alertv2") == 2,
+        "{fast:#?}"
+    );
+    assert!(taken("graph_alert_v2_roles") == 1, "{fast:#?}");
+    assert!(taken("04-graph-alert-mde-laptop") == 1, "{fast:#?}");
     assert!(taken("examples/alerts/") >= 6, "{fast:#?}");
 }
 
@@ -112,6 +127,9 @@ fn seeds() -> Vec<Value> {
         "okta/oktadocs_event-hook-delivery-user.session.start.json",
         "okta/panther_okta-session.start-stolen-session.json",
         "okta/oktadocs_systemlog-user.lifecycle.deactivate.json",
+        "graph_defender/panther_graph-alertv2-anonymous-ip.json",
+        "graph_defender/panther_graph-alertv2-password-spray.json",
+        "sentinel/stixshifter_securityalert-row-asc-sample-cryptomining.json",
     ]
     .iter()
     .map(|f| serde_json::from_slice(&corpus(f)).expect("seed"))
@@ -119,12 +137,28 @@ fn seeds() -> Vec<Value> {
     for f in [
         "sentinel_trigger_incident.json",
         "guardduty_iam_user_key.json",
+        "graph_alert_v2_roles.json",
+        "sentinel_securityalert_row_scheduled.json",
     ] {
         out.push(serde_json::from_slice(&fixture(f)).expect("seed"));
     }
+    // The SecurityAlert row with its JSON string columns expanded, so that mutations reach
+    // inside the entity graph.
+    let mut row: Value =
+        serde_json::from_slice(&fixture("sentinel_securityalert_row_scheduled.json"))
+            .expect("seed");
+    for column in ["Entities", "ExtendedProperties"] {
+        let text = row[column]
+            .as_str()
+            .expect("a JSON string column")
+            .to_string();
+        row[column] = serde_json::from_str(&text).expect("JSON");
+    }
+    out.push(row);
     for f in [
         "03-sentinel-incident-token-theft.json",
         "05-guardduty-sso-session.json",
+        "04-graph-alert-mde-laptop.json",
     ] {
         let bytes = std::fs::read(Path::new(EXAMPLES).join(f)).expect("example");
         out.push(serde_json::from_slice(&bytes).expect("seed"));
@@ -227,6 +261,18 @@ fn odd_value(rng: &mut Rng) -> Value {
         "{\"$id\":\"1\",\"Type\":\"account\"}",
         "{\"remoteIpDetails\":{\"ipAddressV4\":\"198.51.100.7\"}}",
         "[{\"type\":\"User\",\"alternateId\":\"x@y.example\"}]",
+        "\"#microsoft.graph.security.alert\"",
+        "\"#microsoft.graph.security.incident\"",
+        "\"#microsoft.graph.security.ipEvidence\"",
+        "[\"attacker\", \"victim\"]",
+        "{\"accountName\":\"x\",\"domainName\":\"CONTOSO\"}",
+        "[{\"@odata.type\":\"#microsoft.graph.security.ipEvidence\",\"ipAddress\":\"198.51.100.8\"}]",
+        "[{\"entityType\":\"Ip\",\"ipAddress\":\"198.51.100.8\"}]",
+        "\"SecurityAlert\"",
+        "{\"$ref\":\"3\"}",
+        "\"[{\\\"$id\\\":\\\"9\\\",\\\"Address\\\":\\\"203.0.113.5\\\",\\\"Type\\\":\\\"ip\\\"}]\"",
+        "{\"Analytic Rule Ids\":[\"r1\"],\"analytic rule name\":\"n\"}",
+        "[{\"$id\":\"3\",\"HostName\":\"h1\",\"Type\":\"host\"},{\"$id\":\"3\",\"Address\":\"198.51.100.9\",\"Type\":\"ip\"}]",
     ];
     let text = *rng.pick::<&str>(&odd);
     serde_json::from_str(text).expect("odd value")
@@ -271,6 +317,33 @@ const KEYS: &[&str] = &[
     "kind",
     "accountName",
     "AccountName",
+    "@odata.type",
+    "at_sign_odata_type",
+    "serviceSource",
+    "createdDateTime",
+    "incidentId",
+    "incidentName",
+    "incidentWebUrl",
+    "displayName",
+    "machineId",
+    "mitreTechniques",
+    "roles",
+    "userAccount",
+    "ipAddress",
+    "IpAddress",
+    "fileDetails",
+    "SystemAlertId",
+    "AlertName",
+    "TimeGenerated",
+    "TenantId",
+    "Entities",
+    "entities",
+    "ExtendedProperties",
+    "CompromisedEntity",
+    "Analytic Rule Ids",
+    "$ref",
+    "Address",
+    "HostName",
 ];
 
 fn mutate(v: &mut Value, rng: &mut Rng) {
@@ -464,6 +537,9 @@ fn keys_in_another_case_or_repeated_agree() {
     ))
     .expect("UTF-8");
     let finding = String::from_utf8(fixture("guardduty_iam_user_key.json")).expect("UTF-8");
+    let graph = String::from_utf8(fixture("graph_alert_v2_roles.json")).expect("UTF-8");
+    let row =
+        String::from_utf8(fixture("sentinel_securityalert_row_scheduled.json")).expect("UTF-8");
     for text in [
         event.replacen("\"displayMessage\"", "\"DisplayMessage\"", 1),
         event.replacen("\"eventType\"", "\"EventType\"", 1),
@@ -472,6 +548,26 @@ fn keys_in_another_case_or_repeated_agree() {
         finding.replacen("\"type\"", "\"Type\"", 1),
         finding.replacen("\"severity\"", "\"Severity\"", 1),
         finding.replacen("{", "{\"severity\": \"9\", ", 1),
+        graph.replacen("\"title\"", "\"Title\"", 1),
+        graph.replacen("\"ipAddress\"", "\"IPAddress\"", 1),
+        graph.replacen("\"accountName\"", "\"AccountName\"", 1),
+        graph.replacen("\"@odata.type\"", "\"at_sign_odata_type\"", 1),
+        graph.replacen("{", "{\"@odata.type\": null, ", 1),
+        graph.replacen(
+            "{",
+            "{\"incidentWebUrl\": \"x\", \"displayName\": \"y\", ",
+            1,
+        ),
+        row.replacen("\"AlertName\"", "\"alertName\"", 1),
+        row.replacen(
+            "\"Type\": \"SecurityAlert\"",
+            "\"Type\": \"SecurityIncident\"",
+            1,
+        ),
+        row.replacen("{", "{\"Entities\": [], ", 1),
+        row.replacen("\\\"Analytic Rule Ids\\\"", "\\\"analytic rule ids\\\"", 1),
+        row.replacen("\\\"$id\\\":\\\"4\\\"", "\\\"$id\\\":\\\"3\\\"", 1),
+        row.replacen("\\\"Name\\\"", "\\\"name\\\"", 1),
     ] {
         check_record(&text, &text);
         check_bytes(text.as_bytes(), &text);
