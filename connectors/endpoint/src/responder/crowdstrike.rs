@@ -3,8 +3,8 @@
 //! does (C14).
 
 use super::{
-    compensating, parse_device, parse_time, past_deadline, str_of, unsupported, DeviceRef,
-    Direction,
+    compensating, one_named, parse_device, parse_time, past_deadline, recorded_id, str_of,
+    unsupported, DeviceRef, Direction,
 };
 use crate::client::crowdstrike::{CsClient, HOSTS_READ, HOSTS_WRITE};
 use crate::config::{ConfigError, CrowdStrikeConfig};
@@ -75,36 +75,20 @@ impl CrowdStrikeResponder {
     }
 
     async fn device_id(&self, target: &Target, recorded: &[&Value]) -> Result<String, Failure> {
-        if let Some(id) = recorded
-            .iter()
-            .find(|v| str_of(v, "vendor") == "crowdstrike")
-            .map(|v| str_of(v, "deviceId"))
-            .filter(|id| !id.is_empty())
-        {
-            return Ok(id.to_string());
+        if let Some(id) = recorded_id(recorded, "crowdstrike", "deviceId") {
+            return Ok(id);
         }
         match parse_device(target)? {
             DeviceRef::Cs(id) => Ok(id),
             DeviceRef::Mde(_) => Err(Failure::Permanent {
                 detail: format!("{} is an MDE machine, not a CrowdStrike host", target.id),
             }),
-            DeviceRef::Host(name) => {
-                let ids = self.devices_named(&name).await?;
-                match ids.as_slice() {
-                    [one] => Ok(one.clone()),
-                    [] => Err(Failure::NotFound {
-                        detail: format!("no CrowdStrike host is named {name}"),
-                    }),
-                    many => Err(Failure::NotFound {
-                        detail: format!(
-                            "{name} is ambiguous: {} CrowdStrike hosts carry that name ({}); \
-                             name the host by id (cs:<aid>)",
-                            many.len(),
-                            many.join(", ")
-                        ),
-                    }),
-                }
-            }
+            DeviceRef::Host(name) => one_named(
+                self.devices_named(&name).await?,
+                &name,
+                "CrowdStrike host",
+                "cs:<aid>",
+            ),
         }
     }
 

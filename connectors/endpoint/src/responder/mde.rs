@@ -2,8 +2,8 @@
 //! contain an IP with a block indicator.
 
 use super::{
-    compensating, parse_device, parse_time, past_deadline, str_of, unsupported, DeviceRef,
-    Direction,
+    compensating, one_named, parse_device, parse_time, past_deadline, recorded_id, str_of,
+    unsupported, DeviceRef, Direction,
 };
 use crate::client::mde::{MdeClient, MACHINE_ISOLATE, MACHINE_READ, TI_READWRITE};
 use crate::config::{BlockAction, ConfigError, IsolationType, MdeConfig};
@@ -202,36 +202,20 @@ impl MdeResponder {
 
     /// The machine id of a target: from what was recorded, else from the target itself.
     async fn machine_id(&self, target: &Target, recorded: &[&Value]) -> Result<String, Failure> {
-        if let Some(id) = recorded
-            .iter()
-            .find(|v| str_of(v, "vendor") == "mde")
-            .map(|v| str_of(v, "machineId"))
-            .filter(|id| !id.is_empty())
-        {
-            return Ok(id.to_string());
+        if let Some(id) = recorded_id(recorded, "mde", "machineId") {
+            return Ok(id);
         }
         match parse_device(target)? {
             DeviceRef::Mde(id) => Ok(id),
             DeviceRef::Cs(_) => Err(Failure::Permanent {
                 detail: format!("{} is a CrowdStrike device, not an MDE machine", target.id),
             }),
-            DeviceRef::Host(name) => {
-                let ids = self.machines_named(&name).await?;
-                match ids.as_slice() {
-                    [one] => Ok(one.clone()),
-                    [] => Err(Failure::NotFound {
-                        detail: format!("no MDE machine is named {name}"),
-                    }),
-                    many => Err(Failure::NotFound {
-                        detail: format!(
-                            "{name} is ambiguous: {} MDE machines carry that name ({}); \
-                             name the machine by id (mde:<id>)",
-                            many.len(),
-                            many.join(", ")
-                        ),
-                    }),
-                }
-            }
+            DeviceRef::Host(name) => one_named(
+                self.machines_named(&name).await?,
+                &name,
+                "MDE machine",
+                "mde:<id>",
+            ),
         }
     }
 

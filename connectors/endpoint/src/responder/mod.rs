@@ -120,6 +120,40 @@ pub(crate) fn str_of<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// The vendor id a previous step recorded for this target (`{"vendor": …, <field>: …}`), so
+/// later steps act on what capture resolved instead of looking the host up again.
+pub(crate) fn recorded_id(recorded: &[&Value], vendor: &str, field: &str) -> Option<String> {
+    recorded
+        .iter()
+        .find(|v| str_of(v, "vendor") == vendor)
+        .map(|v| str_of(v, field))
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+}
+
+/// Exactly one device carries `name`; none or several is not found, never a guess.
+/// `what` names the devices ("MDE machine"), `by_id` how to name one by id ("mde:<id>").
+pub(crate) fn one_named(
+    ids: Vec<String>,
+    name: &str,
+    what: &str,
+    by_id: &str,
+) -> Result<String, Failure> {
+    match ids.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(Failure::NotFound {
+            detail: format!("no {what} is named {name}"),
+        }),
+        many => Err(Failure::NotFound {
+            detail: format!(
+                "{name} is ambiguous: {} {what}s carry that name ({}); name it by id ({by_id})",
+                many.len(),
+                many.join(", ")
+            ),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
