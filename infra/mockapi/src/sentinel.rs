@@ -93,6 +93,10 @@ impl Incident {
             self.name
         )
     }
+    /// The incident `id` of workspace `w` (names compare case-insensitively, as ARM does).
+    fn is(&self, w: &Ws, id: &str) -> bool {
+        self.matches(w) && self.name.eq_ignore_ascii_case(id)
+    }
     fn matches(&self, w: &Ws) -> bool {
         self.subscription.eq_ignore_ascii_case(&w.sub)
             && self.resource_group.eq_ignore_ascii_case(&w.rg)
@@ -558,12 +562,7 @@ async fn get_incident(
     }
     let w = p.ws();
     let v = s.vendors();
-    match v
-        .sentinel
-        .incidents
-        .iter()
-        .find(|i| i.matches(&w) && i.name.eq_ignore_ascii_case(&p.id))
-    {
+    match v.sentinel.incidents.iter().find(|i| i.is(&w, &p.id)) {
         Some(i) => Json(i.resource()).into_response(),
         None => not_found(&p.id),
     }
@@ -657,10 +656,7 @@ async fn put_incident(
     let w = p.ws();
     let mut v = s.vendors();
     let st = &mut v.sentinel;
-    let existing = st
-        .incidents
-        .iter()
-        .position(|i| i.matches(&w) && i.name.eq_ignore_ascii_case(&p.id));
+    let existing = st.incidents.iter().position(|i| i.is(&w, &p.id));
     let etag = st.etag();
     let now = now_str();
     match existing {
@@ -753,12 +749,7 @@ async fn list_comments(
     }
     let w = p.ws();
     let v = s.vendors();
-    match v
-        .sentinel
-        .incidents
-        .iter()
-        .find(|i| i.matches(&w) && i.name.eq_ignore_ascii_case(&p.id))
-    {
+    match v.sentinel.incidents.iter().find(|i| i.is(&w, &p.id)) {
         Some(i) => {
             Json(json!({"value": i.comments.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>()}))
                 .into_response()
@@ -824,11 +815,7 @@ async fn put_comment(
     let mut v = s.vendors();
     let st = &mut v.sentinel;
     let etag = st.etag();
-    let Some(inc) = st
-        .incidents
-        .iter_mut()
-        .find(|i| i.matches(&w) && i.name.eq_ignore_ascii_case(&p.id))
-    else {
+    let Some(inc) = st.incidents.iter_mut().find(|i| i.is(&w, &p.id)) else {
         return not_found(&p.id);
     };
     let res = comment_resource(inc, &p.comment, &json!(message), &author, &etag);
@@ -868,12 +855,7 @@ async fn entities(
     }
     let w = p.ws();
     let v = s.vendors();
-    let Some(inc) = v
-        .sentinel
-        .incidents
-        .iter()
-        .find(|i| i.matches(&w) && i.name.eq_ignore_ascii_case(&p.id))
-    else {
+    let Some(inc) = v.sentinel.incidents.iter().find(|i| i.is(&w, &p.id)) else {
         return not_found(&p.id);
     };
     let mut counts: Vec<(String, usize)> = Vec::new();
@@ -914,12 +896,7 @@ async fn alerts(
     }
     let w = p.ws();
     let v = s.vendors();
-    match v
-        .sentinel
-        .incidents
-        .iter()
-        .find(|i| i.matches(&w) && i.name.eq_ignore_ascii_case(&p.id))
-    {
+    match v.sentinel.incidents.iter().find(|i| i.is(&w, &p.id)) {
         Some(i) => Json(json!({"value": i.alerts})).into_response(),
         None => not_found(&p.id),
     }
