@@ -11,6 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
 /// The state of a target as a responder read it before acting: what undo restores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetState {
@@ -194,4 +197,81 @@ pub trait Responder: Send + Sync {
     ) -> Result<Done, Failure>;
     /// Checks the credentials and the permissions they carry against what each kind needs.
     async fn check(&self) -> PermissionReport;
+}
+
+/// The delay a standard `Retry-After` value asks for, in milliseconds: delay-seconds (an
+/// integer, or a decimal some vendors send) or an HTTP date relative to `now` (a date in the
+/// past is no delay). Vendors' own rate-limit headers are read by their connectors first.
+pub fn retry_after_ms(value: &str, now: DateTime<Utc>) -> Option<u64> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then_some((secs * 1000.0) as u64);
+    }
+    let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
+    Some(u64::try_from((at - now).num_milliseconds()).unwrap_or(0))
+}
+
+/// The `roles` claim of a JWT access token (Microsoft identity platform application
+/// permissions), read without checking the signature: the token came straight from the
+/// authority and is only read to report which permissions it carries (`cordon doctor`, C15).
+///
+/// # Errors
+/// A token that is not a JWT, or whose payload is not base64url JSON.
+pub fn token_roles(token: &str) -> Result<Vec<String>, String> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or("the access token is not a JWT")?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| format!("the access token payload is not base64url: {e}"))?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("the access token payload is not JSON: {e}"))?;
+    Ok(claims
+        .get("roles")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn retry_after_in_seconds_decimals_and_dates() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        assert_eq!(retry_after_ms("7", now), Some(7000));
+        assert_eq!(retry_after_ms(" 1.5 ", now), Some(1500));
+        assert_eq!(retry_after_ms("-3", now), None);
+        assert_eq!(
+            retry_after_ms("Tue, 01 Dec 2026 12:00:30 GMT", now),
+            Some(30_000)
+        );
+        assert_eq!(
+            retry_after_ms("Tue, 01 Dec 2026 11:00:00 GMT", now),
+            Some(0)
+        );
+        assert_eq!(retry_after_ms("soon", now), None);
+    }
+
+    #[test]
+    fn roles_from_a_jwt() {
+        let payload = URL_SAFE_NO_PAD.encode(r#"{"roles":["Machine.Isolate","User.Read.All"]}"#);
+        assert_eq!(
+            token_roles(&format!("h.{payload}.s")).unwrap(),
+            vec!["Machine.Isolate", "User.Read.All"]
+        );
+        assert!(
+            token_roles(&format!("h.{}.s", URL_SAFE_NO_PAD.encode("{}")))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(token_roles("opaque").is_err());
+    }
 }

@@ -106,15 +106,10 @@ pub(crate) fn vendor_error(body: &Value) -> (Option<String>, String) {
 /// The delay a 429 (or 503) asks for, in milliseconds.
 pub(crate) fn retry_after_ms(headers: &HeaderMap, now: DateTime<Utc>) -> Option<u64> {
     let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(v) = header("retry-after") {
-        if let Ok(secs) = v.parse::<f64>() {
-            if secs.is_finite() && secs >= 0.0 {
-                return Some((secs * 1000.0) as u64);
-            }
-        }
-        if let Ok(at) = DateTime::parse_from_rfc2822(v) {
-            return Some((at.with_timezone(&Utc) - now).num_milliseconds().max(0) as u64);
-        }
+    if let Some(ms) =
+        header("retry-after").and_then(|v| cordon_core::respond::retry_after_ms(v, now))
+    {
+        return Some(ms);
     }
     // CrowdStrike: the epoch second at which the window resets.
     if let Some(epoch) = header("x-ratelimit-retryafter").and_then(|v| v.parse::<i64>().ok()) {

@@ -447,28 +447,7 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The `roles` claim of a JWT access token (payload decoded, signature not checked: it is the
-/// token we were just given, read only to report what it carries).
-pub fn token_roles(token: &str) -> Result<Vec<String>, String> {
-    let payload = token
-        .split('.')
-        .nth(1)
-        .ok_or("the access token is not a JWT")?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .map_err(|e| format!("the access token payload is not base64url: {e}"))?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("the access token payload is not JSON: {e}"))?;
-    Ok(claims
-        .get("roles")
-        .and_then(serde_json::Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default())
-}
+pub use cordon_core::respond::token_roles;
 
 #[cfg(test)]
 mod tests {

@@ -97,12 +97,7 @@ pub fn retry_after_ms(headers: &HeaderMap, now: DateTime<Utc>) -> Option<u64> {
             return Some(ms);
         }
     }
-    let v = get("retry-after")?;
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(secs.saturating_mul(1000));
-    }
-    let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
-    Some(u64::try_from((at - now).num_milliseconds()).unwrap_or(0))
+    cordon_core::respond::retry_after_ms(get("retry-after")?, now)
 }
 
 /// A request that got no HTTP answer. `mutating`: a PATCH/POST that may have been applied.

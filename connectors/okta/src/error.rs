@@ -168,12 +168,9 @@ pub fn retry_after_ms(headers: &HeaderMap, now: DateTime<Utc>) -> Option<u64> {
         return u64::try_from(secs).ok().map(|s| s.saturating_mul(1000));
     }
     let ra = header("retry-after")?;
-    if let Ok(secs) = ra.parse::<u64>() {
-        return Some(secs.saturating_mul(1000));
-    }
-    let at = DateTime::parse_from_rfc2822(ra).ok()?.with_timezone(&Utc);
-    let ms = (at - now).num_milliseconds().max(1000);
-    u64::try_from(ms).ok()
+    let is_date = ra.parse::<f64>().is_err();
+    // A date already past still waits a second, as for the reset header.
+    cordon_core::respond::retry_after_ms(ra, now).map(|ms| if is_date { ms.max(1000) } else { ms })
 }
 
 /// Maps a transport error. After a mutating request was (possibly) sent, whether Okta applied it

@@ -2,7 +2,7 @@
 //! Microsoft identity platform (`{authority}/{tenant}/oauth2/v2.0/token`, scope
 //! `{resource}/.default`) and are cached until shortly before they expire.
 
-use super::{join, jwt_roles, Http, Reply};
+use super::{join, Http, Reply};
 use crate::config::{ConfigError, MdeConfig};
 use crate::error::{self, ApiError, Call};
 use cordon_core::ids::encode_path_segment;
@@ -107,7 +107,7 @@ impl MdeClient {
                     .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             })
             .unwrap_or(3599);
-        let roles = jwt_roles(token);
+        let roles = cordon_core::respond::token_roles(token).unwrap_or_default();
         let lifetime = expires_in.saturating_sub(300).max(expires_in / 2);
         let c = Cached {
             token: SecretString::from(token.to_string()),

@@ -6,8 +6,6 @@ pub mod mde;
 
 use crate::config::{ConfigError, Timeouts};
 use crate::error::{self, ApiError, Call};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::time::Duration;
@@ -84,24 +82,6 @@ impl Http {
             ))
         }
     }
-}
-
-/// The `roles` claim of a Microsoft access token (a JWT), without checking its signature: the
-/// token came straight from the authority over TLS, and the claim is only read to report gaps.
-pub(crate) fn jwt_roles(token: &str) -> Vec<String> {
-    let Some(payload) = token.split('.').nth(1) else {
-        return Vec::new();
-    };
-    let Ok(bytes) = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')) else {
-        return Vec::new();
-    };
-    serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|c| c.get("roles").and_then(Value::as_array).cloned())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|r| r.as_str().map(str::to_string))
-        .collect()
 }
 
 /// Joins a base URL and a path with exactly one slash.
