@@ -141,6 +141,9 @@ pub async fn replay(
                 reason: format!("cannot read: {e}"),
             }),
             Ok(bytes) => {
+                bar.inc(bytes.len() as u64);
+                // Built once per file, however many of its records are quarantined.
+                let mut payload: Option<String> = None;
                 for rec in cordon_siem::parse_bytes(&bytes) {
                     records += 1;
                     match rec.result {
@@ -153,7 +156,9 @@ pub async fn replay(
                                     None => shown.clone(),
                                 },
                                 reason: err.to_string(),
-                                payload: quarantine_payload(&bytes),
+                                payload: payload
+                                    .get_or_insert_with(|| quarantine_payload(&bytes))
+                                    .clone(),
                             };
                             engine.stores.alerts.quarantine(&q).await?;
                             quarantined.push(QuarantineReport {
@@ -166,7 +171,6 @@ pub async fn replay(
                 }
             }
         }
-        bar.inc(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
     }
     bar.finish_and_clear();
     let alerts_parsed = alerts.len();

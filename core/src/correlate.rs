@@ -207,7 +207,8 @@ fn latest_versions<'a>(alerts: impl Iterator<Item = &'a Alert>) -> Vec<&'a Alert
         let id = a.identity();
         match best.get(&id) {
             Some(cur)
-                if (cur.source_updated, cur.dedup_key()) >= (a.source_updated, a.dedup_key()) => {}
+                if (cur.source_updated, cur.dedup_digest())
+                    >= (a.source_updated, a.dedup_digest()) => {}
             _ => {
                 best.insert(id, a);
             }
