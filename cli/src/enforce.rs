@@ -179,15 +179,14 @@ pub async fn undo(args: UndoArgs) -> Result<()> {
     let store = Arc::new(open_existing(&args.db)?);
     let config = connectors::Config::load(args.config.as_deref())?;
     let ex = executor(store.clone(), &config).await?;
-    let others = current(&store.entries().await?);
-    if !others.iter().any(|r| r.action.id == args.action_id) {
-        bail!("no action {} in {}", args.action_id, args.db.display());
-    }
     let by = args
         .by
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".into());
-    let rec = ex.undo(&args.action_id, &by, &others).await?;
+    let rec = ex
+        .undo(&args.action_id, &by)
+        .await
+        .with_context(|| format!("undo in {}", args.db.display()))?;
     let line = describe(&rec);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&line)?);

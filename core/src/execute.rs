@@ -366,12 +366,10 @@ impl Executor {
     /// Undoes an action through the same path: restores the state found before it, leaves a
     /// target that already was in that state as found, and keeps a control that another
     /// incident's action still relies on.
-    pub async fn undo(
-        &self,
-        id: &str,
-        by: &str,
-        others: &[ActionRecord],
-    ) -> Result<ActionRecord, ExecError> {
+    pub async fn undo(&self, id: &str, by: &str) -> Result<ActionRecord, ExecError> {
+        // Which other actions rely on the same control is read from the ledger itself, so no
+        // caller can get it wrong.
+        let others = crate::ledger::current(&self.ledger.entries().await?);
         let rec = self.record_of(id).await?;
         if rec.status == ActionStatus::Reverted {
             return Ok(rec);

@@ -3,7 +3,7 @@
 
 use super::execute::*;
 use crate::action::{ActionKind, Mode, PlanStatus, PlannedAction, Target, TargetKind};
-use crate::ledger::{fold, ActionLedger, ActionStatus, LedgerEntry, LedgerEvent};
+use crate::ledger::{ActionLedger, ActionStatus, LedgerEntry, LedgerEvent};
 use crate::respond::*;
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -242,7 +242,7 @@ fn apply_verify_and_undo_restore_the_state_found() {
     let again = block_on(ex.execute(&a)).unwrap();
     assert_eq!(again.status, ActionStatus::Applied);
     assert_eq!(r.calls("apply"), 1);
-    let rec = block_on(ex.undo(&a.id, "analyst", &[])).unwrap();
+    let rec = block_on(ex.undo(&a.id, "analyst")).unwrap();
     assert_eq!(rec.status, ActionStatus::Reverted);
     assert!(*r.enabled.lock().unwrap());
     let all = block_on(ledger.entries()).unwrap();
@@ -257,7 +257,7 @@ fn already_disabled_stays_disabled_after_undo() {
     let rec = block_on(ex.execute(&a)).unwrap();
     assert_eq!(rec.status, ActionStatus::NoOp);
     assert_eq!(r.calls("apply"), 0);
-    let rec = block_on(ex.undo(&a.id, "analyst", &[])).unwrap();
+    let rec = block_on(ex.undo(&a.id, "analyst")).unwrap();
     assert_eq!(rec.status, ActionStatus::Reverted);
     assert_eq!(r.calls("revert"), 0);
     assert!(
@@ -361,14 +361,14 @@ fn resume_after_crash_mid_apply_does_not_repeat_it() {
     assert_eq!(rec.status, ActionStatus::Applied);
     assert_eq!(r.calls("apply"), 0);
     // Undo still restores the state found before the crash.
-    block_on(ex.undo(&a.id, "analyst", &[])).unwrap();
+    block_on(ex.undo(&a.id, "analyst")).unwrap();
     assert!(*r.enabled.lock().unwrap());
 }
 
 #[test]
 fn undo_keeps_a_control_another_incident_relies_on() {
     let r = Scripted::new(true, vec![]);
-    let (ex, ledger, _) = setup(r.clone());
+    let (ex, _, _) = setup(r.clone());
     let (a, b) = (action("inc-1"), action("inc-2"));
     block_on(ex.execute(&a)).unwrap();
     let rb = block_on(ex.execute(&b)).unwrap();
@@ -377,16 +377,14 @@ fn undo_keeps_a_control_another_incident_relies_on() {
         ActionStatus::NoOp,
         "second incident found it already disabled"
     );
-    let ra = fold(&block_on(ledger.history(&a.id)).unwrap()).unwrap();
-    // Undo of b leaves as found (it changed nothing); undo of a while b... b is a no-op, so a is
-    // the one in force: undoing b must not enable the user.
-    block_on(ex.undo(&b.id, "analyst", std::slice::from_ref(&ra))).unwrap();
+    // A third incident finds it disabled too.
+    let c = action("inc-3");
+    assert_eq!(block_on(ex.execute(&c)).unwrap().status, ActionStatus::NoOp);
+    // Undo of b leaves as found (it changed nothing): undoing b must not enable the user.
+    block_on(ex.undo(&b.id, "analyst")).unwrap();
     assert!(!*r.enabled.lock().unwrap());
-    // A third incident's applied control keeps a's undo from lifting it.
-    let mut other = ra.clone();
-    other.action.id = "act-other".into();
-    other.action.incident_id = "inc-3".into();
-    let rec = block_on(ex.undo(&a.id, "analyst", &[other])).unwrap();
+    // The third incident still relies on the control: a's undo does not lift it.
+    let rec = block_on(ex.undo(&a.id, "analyst")).unwrap();
     assert_eq!(rec.status, ActionStatus::UndoKept);
     assert!(!*r.enabled.lock().unwrap());
 }
@@ -399,10 +397,7 @@ fn two_incidents_on_one_target_restore_it_in_either_undo_order() {
         let (a, b) = (action("inc-1"), action("inc-2"));
         block_on(ex.execute(&a)).unwrap();
         assert_eq!(block_on(ex.execute(&b)).unwrap().status, ActionStatus::NoOp);
-        let undo = |id: &str| {
-            let all = crate::ledger::current(&block_on(ledger.entries()).unwrap());
-            block_on(ex.undo(id, "analyst", &all)).unwrap()
-        };
+        let undo = |id: &str| block_on(ex.undo(id, "analyst")).unwrap();
         let (first, second) = if a_first { (&a, &b) } else { (&b, &a) };
         let rec = undo(&first.id);
         if a_first {

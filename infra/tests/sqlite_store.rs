@@ -1148,7 +1148,7 @@ async fn the_executor_runs_and_undoes_an_action_on_the_file_ledger() {
     assert_eq!(ledger.entries().await.expect("entries").len(), n);
 
     let undone = executor
-        .undo(&action.id, "analyst@contoso.com", &[])
+        .undo(&action.id, "analyst@contoso.com")
         .await
         .expect("undo");
     assert_eq!(undone.status, ActionStatus::Reverted, "{undone:?}");

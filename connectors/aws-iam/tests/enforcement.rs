@@ -190,7 +190,7 @@ async fn a_contained_iam_user_is_refused_and_works_again_after_undo() {
     );
 
     for a in [&key_off, &deny] {
-        let rec = ex.undo(&a.id, "analyst", &[]).await.unwrap();
+        let rec = ex.undo(&a.id, "analyst").await.unwrap();
         assert_eq!(rec.status, ActionStatus::Reverted, "{rec:?}");
     }
     // Undone: they work again, exactly as before.
@@ -255,7 +255,7 @@ async fn an_already_issued_role_session_is_refused_after_the_cutoff_and_works_af
         Some("AccessDenied")
     );
 
-    let rec = ex.undo(&a.id, "analyst", &[]).await.unwrap();
+    let rec = ex.undo(&a.id, "analyst").await.unwrap();
     assert_eq!(rec.status, ActionStatus::Reverted, "{rec:?}");
     // The same session works again, and the role has exactly its own policy left.
     assert_eq!(get_user_code(&session).await, None);
@@ -282,7 +282,7 @@ async fn a_deactivated_key_alone_is_refused() {
         get_user_code(&victim).await.as_deref(),
         Some("InvalidClientTokenId")
     );
-    ex.undo(&a.id, "analyst", &[]).await.unwrap();
+    ex.undo(&a.id, "analyst").await.unwrap();
     assert_eq!(get_user_code(&victim).await, None);
 }
 

@@ -186,7 +186,7 @@ async fn already_contained_targets_are_no_ops_and_their_undo_changes_nothing() {
     ] {
         let rec = ex.execute(&a).await.unwrap();
         assert_eq!(rec.status, ActionStatus::NoOp, "{rec:?}");
-        let undone = ex.undo(&a.id, "analyst", &[]).await.unwrap();
+        let undone = ex.undo(&a.id, "analyst").await.unwrap();
         assert_eq!(undone.status, ActionStatus::Reverted);
     }
     assert_eq!(user_policies(&admin, "bob").await, pol_before);
@@ -506,7 +506,7 @@ async fn one_executor_cycle_contains_and_undo_restores_the_emulator_state() {
         .unwrap()
         .contains("token_issue_cutoff"));
     for a in &actions {
-        let rec = ex.undo(&a.id, "analyst", &[]).await.unwrap();
+        let rec = ex.undo(&a.id, "analyst").await.unwrap();
         assert_eq!(rec.status, ActionStatus::Reverted, "{rec:?}");
     }
     assert_eq!(user_policies(&admin, "gina").await, pol_before);
@@ -681,7 +681,7 @@ async fn an_unknown_outcome_is_recorded_as_unknown_by_the_executor_and_confirmed
         .unwrap();
     let rec = ex.reverify(&a.id).await.unwrap();
     assert_eq!(rec.status, ActionStatus::Applied, "{rec:?}");
-    let rec = ex.undo(&a.id, "analyst", &[]).await.unwrap();
+    let rec = ex.undo(&a.id, "analyst").await.unwrap();
     assert_eq!(rec.status, ActionStatus::Reverted, "{rec:?}");
     assert!(user_policies(&admin, "judy").await.is_empty());
 }

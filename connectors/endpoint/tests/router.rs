@@ -155,10 +155,7 @@ async fn executor_isolates_a_host_and_undo_releases_it() {
     ex.execute(&action).await.unwrap();
     assert_eq!(count(&mock, "POST", "/isolate").await, 1);
 
-    let rec = ex
-        .undo(&action.id, "analyst@contoso.com", &[])
-        .await
-        .unwrap();
+    let rec = ex.undo(&action.id, "analyst@contoso.com").await.unwrap();
     assert_eq!(rec.status, ActionStatus::Reverted, "{rec:?}");
     // The release is a machine action too: it completes as the device picks it up.
     let r = router(&mock.url());
@@ -190,7 +187,7 @@ async fn executor_records_a_noop_for_an_isolated_machine_and_its_undo_changes_no
         ActionStatus::NoOp
     );
     assert_eq!(
-        ex.undo(&action.id, "analyst", &[]).await.unwrap().status,
+        ex.undo(&action.id, "analyst").await.unwrap().status,
         ActionStatus::Reverted
     );
     assert_eq!(machine(&mock, ISOLATED).await["isolated"], true);
@@ -210,7 +207,7 @@ async fn executor_contains_an_ip_and_undo_removes_the_indicator() {
         .as_str()
         .unwrap()
         .contains(&action.id));
-    let rec = ex.undo(&action.id, "analyst", &[]).await.unwrap();
+    let rec = ex.undo(&action.id, "analyst").await.unwrap();
     assert_eq!(rec.status, ActionStatus::Reverted);
     assert!(state(&mock).await["mde"]["indicators"]
         .as_array()

@@ -48,7 +48,7 @@ async fn execute_then_undo_restores_the_user_and_the_app() {
     ex.execute(&a).await.unwrap();
     assert!(graph_requests(&mock).await.is_empty());
 
-    let undone = ex.undo(&a.id, "analyst@contoso.com", &[]).await.unwrap();
+    let undone = ex.undo(&a.id, "analyst@contoso.com").await.unwrap();
     assert_eq!(undone.status, ActionStatus::Reverted, "{undone:?}");
     assert!(user_enabled(&mock, ALICE).await);
 
@@ -56,7 +56,7 @@ async fn execute_then_undo_restores_the_user_and_the_app() {
     assert_eq!(ex.execute(&b).await.unwrap().status, ActionStatus::Applied);
     assert!(!sp_enabled(&mock, SP1).await);
     assert_eq!(
-        ex.undo(&b.id, "analyst", &[]).await.unwrap().status,
+        ex.undo(&b.id, "analyst").await.unwrap().status,
         ActionStatus::Reverted
     );
     assert!(sp_enabled(&mock, SP1).await);
@@ -64,7 +64,7 @@ async fn execute_then_undo_restores_the_user_and_the_app() {
     let c = planned(ActionKind::RevokeSessions, user(ALICE));
     assert_eq!(ex.execute(&c).await.unwrap().status, ActionStatus::Applied);
     assert_eq!(
-        ex.undo(&c.id, "analyst", &[]).await.unwrap().status,
+        ex.undo(&c.id, "analyst").await.unwrap().status,
         ActionStatus::Reverted
     );
 }
@@ -76,7 +76,7 @@ async fn a_no_op_and_its_undo_change_nothing() {
     let a = planned(ActionKind::DisableUser, user(BOB));
     assert_eq!(ex.execute(&a).await.unwrap().status, ActionStatus::NoOp);
     assert_eq!(
-        ex.undo(&a.id, "analyst", &[]).await.unwrap().status,
+        ex.undo(&a.id, "analyst").await.unwrap().status,
         ActionStatus::Reverted
     );
     assert!(!user_enabled(&mock, BOB).await);

@@ -51,7 +51,7 @@ async fn suspend_then_undo_restores_active() {
     assert_eq!(again.status, ActionStatus::Applied);
     assert_eq!(sent(&m, "POST", "/api/v1/users/").await.len(), 1);
 
-    let undone = ex.undo(&action.id, "analyst", &[]).await.unwrap();
+    let undone = ex.undo(&action.id, "analyst").await.unwrap();
     assert_eq!(undone.status, ActionStatus::Reverted, "{undone:?}");
     assert_eq!(status(&m, ACTIVE).await, "ACTIVE");
 }
@@ -63,7 +63,7 @@ async fn an_already_suspended_user_stays_suspended_after_undo() {
     let action = plan(ActionKind::SuspendOktaUser, SUSPENDED);
     let rec = ex.execute(&action).await.unwrap();
     assert_eq!(rec.status, ActionStatus::NoOp, "{rec:?}");
-    let undone = ex.undo(&action.id, "analyst", &[]).await.unwrap();
+    let undone = ex.undo(&action.id, "analyst").await.unwrap();
     assert_eq!(undone.status, ActionStatus::Reverted);
     assert_eq!(status(&m, SUSPENDED).await, "SUSPENDED");
     assert!(sent(&m, "POST", "/api/v1/users/").await.is_empty());
@@ -122,7 +122,7 @@ async fn clear_sessions_then_undo_is_not_needed() {
     let rec = ex.execute(&action).await.unwrap();
     assert_eq!(rec.status, ActionStatus::Applied, "{rec:?}");
     assert_eq!(user_state(&m, SUSPENDED).await["oauth_tokens"], 0);
-    let undone = ex.undo(&action.id, "analyst", &[]).await.unwrap();
+    let undone = ex.undo(&action.id, "analyst").await.unwrap();
     assert_eq!(undone.status, ActionStatus::Reverted);
     assert_eq!(status(&m, SUSPENDED).await, "SUSPENDED");
 }
